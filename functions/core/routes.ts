@@ -1,0 +1,56 @@
+import type { Backend } from './backend.js';
+import type { GatewayConfig } from './config/schema.js';
+
+/** Where a gateway bucket lives: its backend and the bucket's name there. */
+export interface Route {
+  backend: Backend;
+  bucket: string;
+}
+
+/**
+ * Maps gateway buckets to backends. A bucket with an explicit route goes where the route says; any other
+ * bucket lives on the default backend under its own name (that is where CreateBucket puts new buckets).
+ */
+export class BucketRoutes {
+  private readonly explicit: Map<string, { backend: string; backendBucket: string }>;
+
+  constructor(
+    private readonly config: Pick<GatewayConfig, 'buckets' | 'defaultBackend'>,
+    private readonly backends: ReadonlyMap<string, Backend>,
+  ) {
+    this.explicit = new Map(config.buckets.map((b) => [b.name, b]));
+  }
+
+  resolve(bucket: string): Route {
+    const route = this.explicit.get(bucket);
+    const backendName = route?.backend ?? this.config.defaultBackend;
+    const backend = this.backends.get(backendName);
+    if (!backend) throw new Error(`backend ${backendName} is not configured`);
+    return { backend, bucket: route?.backendBucket ?? bucket };
+  }
+
+  /**
+   * Every bucket the gateway serves: the default backend's buckets that no route sends elsewhere, plus
+   * each explicitly routed bucket that exists on its backend.
+   */
+  async list(): Promise<{ name: string; created: Date }[]> {
+    const { defaultBackend, buckets } = this.config;
+    // A default-backend bucket that a route names (as gateway name or as its backend bucket) is shown
+    // under the route instead.
+    const claimed = new Set(
+      buckets.flatMap((b) => (b.backend === defaultBackend ? [b.name, b.backendBucket] : [b.name])),
+    );
+    const found = new Map<string, Date>();
+    for (const b of await this.backends.get(defaultBackend)!.listBuckets()) {
+      if (!claimed.has(b.name)) found.set(b.name, b.created);
+    }
+    for (const route of buckets) {
+      const { backend, bucket } = this.resolve(route.name);
+      const head = await backend.headBucket(bucket);
+      if (head) found.set(route.name, head.created);
+    }
+    return [...found]
+      .map(([name, created]) => ({ name, created }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+}

@@ -1,0 +1,243 @@
+import type { UploadInfo } from '../../backend.js';
+import { errors } from '../../errors.js';
+import { MAX_XML_BYTES, child, children, parseXml, xml } from '../../xml.js';
+import { checkWriteConditions } from '../conditions.js';
+import { metadataFromRequest } from '../metadata.js';
+import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js';
+import { objectBody, readSmallBody } from '../request-body.js';
+import { OWNER } from './buckets.js';
+import { encoderFor } from './list-objects.js';
+import { copySource, copySourceRange } from './copy.js';
+import { checksumHeaders, existing, validateKey } from './objects.js';
+
+/** S3's smallest part, except for the last one of an upload. */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+const MAX_PART_NUMBER = 10000;
+
+function uploadIdOf(op: Operation): string {
+  const id = op.query.get('uploadId');
+  if (!id) throw errors.noSuchUpload('');
+  return id;
+}
+
+function partNumberOf(op: Operation): number {
+  const raw = op.query.get('partNumber') ?? '';
+  const n = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= MAX_PART_NUMBER)) {
+    throw errors.invalidArgument(
+      `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`,
+      'partNumber',
+      raw,
+    );
+  }
+  return n;
+}
+
+/** CreateMultipartUpload: the upload keeps the metadata given now; parts may then arrive in any order. */
+export async function createMultipartUpload(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'write');
+  const metadata = metadataFromRequest(op.request.headers);
+  const uploadId = await route.backend.createMultipartUpload(route.bucket, op.key, metadata);
+  return xmlResponse(
+    xml('InitiateMultipartUploadResult', { Bucket: op.bucket, Key: op.key, UploadId: uploadId }),
+  );
+}
+
+/** UploadPart: the part's body is verified like a PutObject's before the backend keeps it. */
+export async function uploadPart(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'write');
+  const uploadId = uploadIdOf(op);
+  const partNumber = partNumberOf(op);
+  const { body, size, digests } = objectBody(op.request, op.auth);
+  const part = await route.backend.uploadPart(route.bucket, op.key, uploadId, partNumber, body, size);
+  return new Response(null, { status: 200, headers: { etag: part.etag, ...checksumHeaders(digests()) } });
+}
+
+/** UploadPartCopy: a part made from (a range of) an existing object, streamed through the gateway. */
+export async function uploadPartCopy(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'write');
+  const uploadId = uploadIdOf(op);
+  const partNumber = partNumberOf(op);
+  const source = await copySource(op);
+  const range = copySourceRange(op.request.headers.get('x-amz-copy-source-range'), source.info.size);
+  const { body } = await source.route.backend.getObject(source.route.bucket, source.key, range);
+  const size = range ? range.end - range.start + 1 : source.info.size;
+  const part = await route.backend.uploadPart(route.bucket, op.key, uploadId, partNumber, body, size);
+  return xmlResponse(xml('CopyPartResult', { LastModified: part.lastModified, ETag: part.etag }));
+}
+
+function bareEtag(etag: string): string {
+  return etag.trim().replace(/^"|"$/g, '');
+}
+
+/**
+ * CompleteMultipartUpload: the listed parts must be ascending, uploaded, with matching ETags, and every
+ * part but the last at least 5 MiB, as S3 requires.
+ */
+export async function completeMultipartUpload(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'write');
+  const uploadId = uploadIdOf(op);
+  const root = parseXml(await readSmallBody(op.request, op.auth, MAX_XML_BYTES));
+  if (root.name !== 'CompleteMultipartUpload') throw errors.malformedXML();
+  const requested = children(root, 'Part').map((p) => {
+    const number = child(p, 'PartNumber')?.text.trim();
+    const etag = child(p, 'ETag')?.text;
+    if (number === undefined || etag === undefined || !/^\d+$/.test(number)) throw errors.malformedXML();
+    return { partNumber: Number(number), etag: bareEtag(etag) };
+  });
+  if (requested.length === 0) {
+    throw errors.malformedXML();
+  }
+  for (let i = 1; i < requested.length; i++) {
+    if (requested[i]!.partNumber <= requested[i - 1]!.partNumber) throw errors.invalidPartOrder();
+  }
+  const stored = new Map((await route.backend.listParts(route.bucket, op.key, uploadId)).map((p) => [p.partNumber, p]));
+  requested.forEach((want, i) => {
+    const have = stored.get(want.partNumber);
+    if (!have || bareEtag(have.etag) !== want.etag) throw errors.invalidPart();
+    if (i < requested.length - 1 && have.size < MIN_PART_BYTES) throw errors.entityTooSmall();
+  });
+  if (op.request.headers.has('if-none-match') || op.request.headers.has('if-match')) {
+    checkWriteConditions(op.request.headers, op.key, await existing(route, op.key));
+  }
+  const info = await route.backend.completeMultipartUpload(route.bucket, op.key, uploadId, requested);
+  return xmlResponse(
+    xml('CompleteMultipartUploadResult', {
+      Location: `/${op.bucket}/${encodeURIComponent(op.key).replace(/%2F/g, '/')}`,
+      Bucket: op.bucket,
+      Key: op.key,
+      ETag: info.etag,
+    }),
+  );
+}
+
+/** AbortMultipartUpload: removes the upload and its parts. */
+export async function abortMultipartUpload(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'write');
+  await route.backend.abortMultipartUpload(route.bucket, op.key, uploadIdOf(op));
+  return new Response(null, { status: 204 });
+}
+
+/** ListParts: paged by part-number-marker. */
+export async function listParts(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'read');
+  const uploadId = uploadIdOf(op);
+  const maxParts = intParam(op, 'max-parts', 1000, 0, 1000);
+  const marker = intParam(op, 'part-number-marker', 0, 0, MAX_PART_NUMBER);
+  const all = (await route.backend.listParts(route.bucket, op.key, uploadId)).filter((p) => p.partNumber > marker);
+  const page = all.slice(0, maxParts);
+  const truncated = all.length > page.length;
+  return xmlResponse(
+    xml('ListPartsResult', {
+      Bucket: op.bucket,
+      Key: op.key,
+      UploadId: uploadId,
+      Initiator: OWNER,
+      Owner: OWNER,
+      StorageClass: 'STANDARD',
+      PartNumberMarker: marker,
+      NextPartNumberMarker: page.length ? page[page.length - 1]!.partNumber : undefined,
+      MaxParts: maxParts,
+      IsTruncated: truncated,
+      Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified, ETag: p.etag, Size: p.size })),
+    }),
+  );
+}
+
+/** Orders keys as S3 lists them: by their UTF-8 bytes (JS string order differs beyond the BMP). */
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * The uploads after S3's ListMultipartUploads markers: keys after `key-marker`, plus, with
+ * `upload-id-marker`, the marker key's own uploads that come after that upload (the backend lists a key's
+ * uploads by initiation, and upload ids carry no order of their own). Without `key-marker`,
+ * `upload-id-marker` is ignored, as S3 does.
+ */
+function afterMarkers(uploads: UploadInfo[], keyMarker: string, uploadIdMarker: string): UploadInfo[] {
+  if (keyMarker === '') return uploads;
+  const resumeAfter =
+    uploadIdMarker === '' ? -1 : uploads.findIndex((u) => u.key === keyMarker && u.uploadId === uploadIdMarker);
+  return uploads.filter((u, i) => {
+    const order = compareKeys(u.key, keyMarker);
+    return order > 0 || (order === 0 && resumeAfter >= 0 && i > resumeAfter);
+  });
+}
+
+/**
+ * ListMultipartUploads: key-marker/upload-id-marker paging, prefix and delimiter roll-up, and
+ * `encoding-type=url` for keys and prefixes. A common prefix is listed once; resuming from it (it is then
+ * the key-marker) skips every upload under it.
+ */
+export async function listMultipartUploads(op: Operation): Promise<Response> {
+  const route = routeFor(op, 'read');
+  const prefix = op.query.get('prefix') ?? '';
+  const delimiter = op.query.get('delimiter') || undefined;
+  const keyMarker = op.query.get('key-marker') ?? '';
+  const uploadIdMarker = op.query.get('upload-id-marker') ?? '';
+  const maxUploads = intParam(op, 'max-uploads', 1000, 0, 1000);
+  const encode = encoderFor(op);
+  const uploads = afterMarkers(
+    await route.backend.listMultipartUploads(route.bucket, prefix),
+    keyMarker,
+    uploadIdMarker,
+  );
+
+  const entries: ({ upload: UploadInfo } | { prefix: string })[] = [];
+  const seenPrefixes = new Set<string>();
+  let truncated = false;
+  for (const upload of uploads) {
+    const rest = upload.key.slice(prefix.length);
+    const cut = delimiter ? rest.indexOf(delimiter) : -1;
+    const common = cut >= 0 ? prefix + rest.slice(0, cut + delimiter!.length) : undefined;
+    if (common !== undefined && (seenPrefixes.has(common) || compareKeys(common, keyMarker) <= 0)) continue;
+    if (entries.length >= maxUploads) {
+      truncated = true;
+      break;
+    }
+    if (common !== undefined) {
+      seenPrefixes.add(common);
+      entries.push({ prefix: common });
+    } else {
+      entries.push({ upload });
+    }
+  }
+  const last = entries[entries.length - 1];
+  return xmlResponse(
+    xml('ListMultipartUploadsResult', {
+      Bucket: op.bucket,
+      KeyMarker: encode(keyMarker),
+      UploadIdMarker: uploadIdMarker,
+      NextKeyMarker: truncated && last ? encode('upload' in last ? last.upload.key : last.prefix) : undefined,
+      // After a common prefix the next page resumes by key alone.
+      NextUploadIdMarker: truncated && last && 'upload' in last ? last.upload.uploadId : undefined,
+      Delimiter: delimiter && encode(delimiter),
+      Prefix: encode(prefix),
+      MaxUploads: maxUploads,
+      EncodingType: op.query.get('encoding-type'),
+      IsTruncated: truncated,
+      Upload: entries.flatMap((e) =>
+        'upload' in e
+          ? [
+              {
+                Key: encode(e.upload.key),
+                UploadId: e.upload.uploadId,
+                Initiator: OWNER,
+                Owner: OWNER,
+                StorageClass: 'STANDARD',
+                Initiated: e.upload.initiated,
+              },
+            ]
+          : [],
+      ),
+      CommonPrefixes: entries.flatMap((e) => ('prefix' in e ? [{ Prefix: encode(e.prefix) }] : [])),
+    }),
+  );
+}

@@ -1,0 +1,190 @@
+import type { ObjectInfo } from '../../backend.js';
+import { S3Error, errors } from '../../errors.js';
+import type { BodyDigests } from '../../integrity/verify-body.js';
+import { MAX_XML_BYTES, children, child, parseXml, xml } from '../../xml.js';
+import { checkReadConditions, checkWriteConditions, httpDate } from '../conditions.js';
+import { RESPONSE_OVERRIDES, metadataFromRequest, metadataToHeaders } from '../metadata.js';
+import { MAX_KEY_BYTES } from '../names.js';
+import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js';
+import { contentRange, parseRange } from '../range.js';
+import { objectBody, readSmallBody } from '../request-body.js';
+import type { Route } from '../../routes.js';
+
+/** Internal marker names for the checksum a client sent with a PUT (kept so GET/HEAD can return it). */
+const CHECKSUM_MARKER = 'checksum-';
+
+/** Rejects keys S3 would not accept (empty, longer than 1024 bytes). */
+export function validateKey(key: string): void {
+  if (key === '') throw errors.invalidKey('An object key must not be empty');
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw errors.keyTooLong();
+}
+
+/** The internal marker that records a verified request checksum (`checksum-crc32: <base64>`). */
+export function checksumMarkers(digests: Pick<BodyDigests, 'checksum'>): Record<string, string> {
+  return digests.checksum ? { [CHECKSUM_MARKER + digests.checksum.algorithm]: digests.checksum.value } : {};
+}
+
+/** The checksum headers S3 echoes for a verified upload. */
+export function checksumHeaders(digests: BodyDigests): Record<string, string> {
+  return digests.checksum ? { [`x-amz-checksum-${digests.checksum.algorithm}`]: digests.checksum.value } : {};
+}
+
+/** What the key holds now, or undefined if nothing. */
+export async function existing(route: Route, key: string): Promise<ObjectInfo | undefined> {
+  try {
+    return await route.backend.headObject(route.bucket, key);
+  } catch (error) {
+    if (error instanceof S3Error && error.code === 'NoSuchKey') return undefined;
+    throw error;
+  }
+}
+
+/** PutObject: streams the verified body to the backend; nothing is stored unless every check held. */
+export async function putObject(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'write');
+  const metadata = metadataFromRequest(op.request.headers);
+  if (op.request.headers.has('if-none-match') || op.request.headers.has('if-match')) {
+    checkWriteConditions(op.request.headers, op.key, await existing(route, op.key));
+  }
+  const { body, size, digests, checksum } = objectBody(op.request, op.auth);
+  // A checksum sent as a header is known before the body: it is stored with the object like any other
+  // marker. One from a trailer (or computed at the client's request) is only known once the body has
+  // passed, so its marker is handed over late.
+  let late: (() => Record<string, string>) | undefined = () => checksumMarkers(digests());
+  if (checksum?.value !== undefined) {
+    Object.assign(metadata.internal, checksumMarkers({ checksum: { algorithm: checksum.algorithm, value: checksum.value } }));
+    late = undefined;
+  }
+  const info = await route.backend.putObject(route.bucket, op.key, body, size, metadata, late);
+  return new Response(null, { status: 200, headers: { etag: info.etag, ...checksumHeaders(digests()) } });
+}
+
+function objectHeaders(op: Operation, info: ObjectInfo): Headers {
+  const headers = new Headers();
+  metadataToHeaders(info.metadata, headers);
+  headers.set('etag', info.etag);
+  headers.set('last-modified', httpDate(info.lastModified));
+  headers.set('accept-ranges', 'bytes');
+  for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
+    const value = op.query.get(param);
+    if (value !== undefined) headers.set(header, value);
+  }
+  return headers;
+}
+
+function addChecksum(op: Operation, info: ObjectInfo, headers: Headers): void {
+  if (op.request.headers.get('x-amz-checksum-mode')?.toUpperCase() !== 'ENABLED') return;
+  for (const [name, value] of Object.entries(info.metadata.internal)) {
+    if (name.startsWith(CHECKSUM_MARKER)) {
+      headers.set(`x-amz-${name}`, value);
+      headers.set('x-amz-checksum-type', 'FULL_OBJECT');
+    }
+  }
+}
+
+function partNumberOf(op: Operation): number | undefined {
+  if (!op.query.has('partNumber')) return undefined;
+  return intParam(op, 'partNumber', 1, 1, 10000);
+}
+
+/**
+ * GetObject: conditionals, Range (206/416), partNumber and response-* overrides. The body streams from
+ * the backend; checksums are returned only for whole-object reads, as S3 does.
+ */
+export async function getObject(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'read');
+  const partNumber = partNumberOf(op);
+  if (partNumber !== undefined && op.request.headers.has('range')) {
+    throw errors.invalidRequest('Cannot specify both Range header and partNumber query parameter');
+  }
+  const head = await route.backend.headObject(route.bucket, op.key);
+  checkReadConditions(op.request.headers, head);
+  const range = partNumber === undefined ? parseRange(op.request.headers.get('range'), head.size) : undefined;
+  const select = partNumber !== undefined ? { partNumber } : range;
+  const { info, body, range: served } = await route.backend.getObject(route.bucket, op.key, select);
+  if (info.etag !== head.etag) {
+    // The object changed between HEAD and GET: answer as of the object actually served.
+    checkReadConditions(op.request.headers, info);
+  }
+  const headers = objectHeaders(op, info);
+  let status = 200;
+  if (served && (range || (info.partsCount ?? 0) > 0)) {
+    status = 206;
+    headers.set('content-range', contentRange(served, info.size));
+    headers.set('content-length', String(served.end - served.start + 1));
+  } else {
+    headers.set('content-length', String(served ? served.end - served.start + 1 : info.size));
+    if (!served) addChecksum(op, info, headers);
+  }
+  if (partNumber !== undefined && info.partsCount) headers.set('x-amz-mp-parts-count', String(info.partsCount));
+  return new Response(ReadableStream.from(body), { status, headers });
+}
+
+/** HeadObject: GetObject's headers without the body. */
+export async function headObject(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'read');
+  const partNumber = partNumberOf(op);
+  const info = await route.backend.headObject(route.bucket, op.key, partNumber);
+  checkReadConditions(op.request.headers, info);
+  const headers = objectHeaders(op, info);
+  let status = 200;
+  const range = partNumber === undefined ? parseRange(op.request.headers.get('range'), info.size) : info.part;
+  if (range) {
+    status = 206;
+    headers.set('content-range', contentRange(range, info.size));
+    headers.set('content-length', String(range.end - range.start + 1));
+  } else {
+    headers.set('content-length', String(info.size));
+    addChecksum(op, info, headers);
+  }
+  if (partNumber !== undefined && info.partsCount) headers.set('x-amz-mp-parts-count', String(info.partsCount));
+  return new Response(null, { status, headers });
+}
+
+/** DeleteObject: succeeds whether or not the key exists, as in S3. */
+export async function deleteObject(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'write');
+  await route.backend.deleteObject(route.bucket, op.key);
+  return new Response(null, { status: 204 });
+}
+
+/** DeleteObjects: up to 1000 keys; per-key failures are reported in the result, not as a request error. */
+export async function deleteObjects(op: Operation): Promise<Response> {
+  const route = routeFor(op, 'write');
+  if (!op.request.headers.has('content-md5') && !hasChecksumHeader(op.request.headers)) {
+    // S3 requires an integrity header on DeleteObjects; current SDKs send a CRC32 instead of Content-MD5.
+    throw errors.invalidRequest('Missing required header for this request: Content-MD5');
+  }
+  const root = parseXml(await readSmallBody(op.request, op.auth, MAX_XML_BYTES));
+  if (root.name !== 'Delete') throw errors.malformedXML();
+  const quiet = child(root, 'Quiet')?.text.trim() === 'true';
+  const objects = children(root, 'Object').map((o) => {
+    const key = child(o, 'Key');
+    if (!key) throw errors.malformedXML();
+    return key.text;
+  });
+  if (objects.length === 0 || objects.length > 1000) throw errors.malformedXML();
+  const deleted: { Key: string }[] = [];
+  const failed: { Key: string; Code: string; Message: string }[] = [];
+  for (const key of objects) {
+    try {
+      validateKey(key);
+      await route.backend.deleteObject(route.bucket, key);
+      deleted.push({ Key: key });
+    } catch (error) {
+      if (!(error instanceof S3Error) || error.status >= 500) throw error;
+      failed.push({ Key: key, Code: error.code, Message: error.message });
+    }
+  }
+  return xmlResponse(xml('DeleteResult', { Deleted: quiet ? [] : deleted, Error: failed }));
+}
+
+function hasChecksumHeader(headers: Headers): boolean {
+  for (const [name] of headers) if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-mode') return true;
+  return headers.has('x-amz-trailer');
+}
+

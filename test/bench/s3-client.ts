@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { encodePath, signRequest, type SigningCredentials } from './sigv4-signer.js';
+
+/** Read size for the uploaded file: the gateway's own chunk size, so neither side re-slices much. */
+export const CHUNK_BYTES = 64 * 1024;
+
+/** Where the bench client sends its requests. */
+export interface S3Target {
+  /** `http://host:port`, as the server printed it. */
+  endpoint: string;
+  credentials: SigningCredentials;
+}
+
+/** One timed transfer and the sha256 of the bytes that went over the wire. */
+export interface Transfer {
+  bytes: number;
+  /** From sending the request to the last byte of the answer. */
+  seconds: number;
+  sha256: string;
+}
+
+/** A PUT, with the moment its body was handed to the socket: the rest is the server finishing up. */
+export interface PutTransfer extends Transfer {
+  bodySentSeconds: number;
+}
+
+/** A GET, with the moment the response headers arrived. */
+export interface GetTransfer extends Transfer {
+  firstByteSeconds: number;
+}
+
+function startRequest(target: S3Target, method: string, path: string, extra: Record<string, string> = {}) {
+  const url = new URL(target.endpoint);
+  const headers = {
+    ...signRequest({ method, host: url.host, path, credentials: target.credentials }),
+    ...extra,
+  };
+  const req = request({
+    host: url.hostname,
+    port: url.port,
+    method,
+    path: encodePath(path),
+    headers,
+    agent: false,
+  });
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    req.once('response', resolve);
+    req.once('error', reject);
+  });
+  // The upload loop may fail first; the caller still looks at the response then, so never leave it unhandled.
+  response.catch(() => undefined);
+  return { req, response };
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of res) parts.push(chunk as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+async function expectStatus(res: IncomingMessage, what: string): Promise<void> {
+  if (res.statusCode === 200) return;
+  throw new Error(`${what} answered HTTP ${res.statusCode}: ${(await readText(res)).slice(0, 2000)}`);
+}
+
+/** Resolves once the request can take more data; rejects if the connection fails meanwhile. */
+function drained(req: ClientRequest): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      req.off('drain', onDrain);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onDrain = () => {
+      cleanup();
+      resolve();
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error('the connection closed during the upload'));
+    };
+    req.on('drain', onDrain);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** CreateBucket: a signed `PUT /bucket` with an empty body. */
+export async function createBucket(target: S3Target, bucket: string): Promise<void> {
+  const { req, response } = startRequest(target, 'PUT', `/${bucket}`, { 'content-length': '0' });
+  req.end();
+  const res = await response;
+  await expectStatus(res, `CreateBucket ${bucket}`);
+  res.resume();
+}
+
+/**
+ * PutObject streamed from a file with a known Content-Length and an unsigned payload, honouring the
+ * socket's backpressure, hashing exactly the bytes written to the request.
+ */
+export async function putObjectFromFile(
+  target: S3Target,
+  path: string,
+  file: string,
+  size: number,
+): Promise<PutTransfer> {
+  const started = performance.now();
+  const { req, response } = startRequest(target, 'PUT', path, { 'content-length': String(size) });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let bodySent = 0;
+  try {
+    for await (const chunk of createReadStream(file, { highWaterMark: CHUNK_BYTES })) {
+      const buffer = chunk as Buffer;
+      hash.update(buffer);
+      bytes += buffer.length;
+      if (!req.write(buffer)) await drained(req);
+    }
+    req.end(() => (bodySent = performance.now()));
+  } catch (error) {
+    // A server that rejects an upload answers early and closes: its answer says more than the broken pipe.
+    const early = await Promise.race([response.catch(() => undefined), delay(1000)]);
+    req.destroy();
+    if (early) await expectStatus(early, `PutObject ${path}`);
+    throw error;
+  }
+  const res = await response;
+  await expectStatus(res, `PutObject ${path}`);
+  res.resume();
+  return {
+    bytes,
+    seconds: (performance.now() - started) / 1000,
+    bodySentSeconds: ((bodySent || performance.now()) - started) / 1000,
+    sha256: hash.digest('hex'),
+  };
+}
+
+/** GetObject, streaming the body through sha256 without keeping it; fails on a short or broken body. */
+export async function getObjectHashed(target: S3Target, path: string): Promise<GetTransfer> {
+  const started = performance.now();
+  const { req, response } = startRequest(target, 'GET', path);
+  req.end();
+  const res = await response;
+  const firstByteSeconds = (performance.now() - started) / 1000;
+  await expectStatus(res, `GetObject ${path}`);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of res) {
+    const buffer = chunk as Buffer;
+    hash.update(buffer);
+    bytes += buffer.length;
+  }
+  const declared = Number(res.headers['content-length']);
+  if (!res.complete || (Number.isFinite(declared) && declared !== bytes)) {
+    throw new Error(
+      `GetObject ${path} ended after ${bytes} bytes of a declared ${res.headers['content-length']}`,
+    );
+  }
+  return {
+    bytes,
+    seconds: (performance.now() - started) / 1000,
+    firstByteSeconds,
+    sha256: hash.digest('hex'),
+  };
+}

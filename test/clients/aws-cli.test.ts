@@ -1,0 +1,4 @@
+import { awsCli } from './drivers/aws-cli.js';
+import { describeClientConformance } from './support/conformance.js';
+
+describeClientConformance(awsCli);

@@ -1,0 +1,92 @@
+"""Drives boto3 for Sealgate's client conformance suite (test/clients/drivers/boto3.ts).
+
+Usage: boto3_driver.py COMMAND ARGS...; the endpoint comes from SEALGATE_ENDPOINT and the credentials
+from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Lists are printed as JSON on stdout; errors go to
+stderr with a non-zero exit status. Uses boto3's defaults (checksums, transfer settings) on purpose:
+they are what boto3 users send.
+"""
+
+import json
+import os
+import sys
+
+import boto3
+from botocore.config import Config
+
+
+def client(**config):
+    return boto3.client(
+        "s3",
+        endpoint_url=os.environ["SEALGATE_ENDPOINT"],
+        region_name="us-east-1",
+        # One attempt per request: a retry would hide a gateway error the suite should see.
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}, **config),
+    )
+
+
+def list_keys(s3, bucket, prefix):
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def sync_up(s3, directory, bucket, prefix):
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(root, name)
+            relative = os.path.relpath(path, directory).replace(os.sep, "/")
+            s3.upload_file(path, bucket, prefix + relative)
+
+
+def sync_down(s3, bucket, prefix, directory):
+    for key in list_keys(s3, bucket, prefix):
+        path = os.path.join(directory, *key[len(prefix) :].split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        s3.download_file(bucket, key, path)
+
+
+def remove_prefix(s3, bucket, prefix):
+    keys = list_keys(s3, bucket, prefix)
+    # DeleteObjects takes at most 1000 keys per request.
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": key} for key in keys[start : start + 1000]]
+        result = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        if result.get("Errors"):
+            raise RuntimeError(f"DeleteObjects reported errors: {result['Errors']}")
+
+
+def main(command, *args):
+    s3 = client()
+    if command == "mb":
+        s3.create_bucket(Bucket=args[0])
+    elif command == "rb":
+        s3.delete_bucket(Bucket=args[0])
+    elif command == "ls-buckets":
+        print(json.dumps([bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]))
+    elif command == "ls-keys":
+        print(json.dumps(list_keys(s3, args[0], args[1])))
+    elif command == "upload":
+        s3.upload_file(args[0], args[1], args[2])
+    elif command == "download":
+        s3.download_file(args[0], args[1], args[2])
+    elif command == "sync-up":
+        sync_up(s3, *args)
+    elif command == "sync-down":
+        sync_down(s3, *args)
+    elif command == "presign":
+        # botocore presigns S3 URLs with SigV2 unless signature_version is set (requests are SigV4 either
+        # way), and the gateway accepts SigV4 only: boto3 users set this, as AWS documents for presigning.
+        presigner = client(signature_version="s3v4")
+        params = {"Bucket": args[0], "Key": args[1]}
+        print(presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=int(args[2])))
+    elif command == "rm":
+        s3.delete_object(Bucket=args[0], Key=args[1])
+    elif command == "rm-prefix":
+        remove_prefix(s3, *args)
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,42 @@
+/** What a client driver is given: the gateway to talk to and a private folder for its config files. */
+export interface DriverContext {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** A fresh temporary folder owned by this driver: config files, and HOME for the client's process. */
+  workDir: string;
+}
+
+/**
+ * One real S3 client, driven through its own command line (or, for boto3, a small script). Each method
+ * runs the client's everyday command for the job and rejects with the client's stderr when it fails.
+ */
+export interface ClientDriver {
+  makeBucket(bucket: string): Promise<void>;
+  removeBucket(bucket: string): Promise<void>;
+  listBuckets(): Promise<string[]>;
+  /** Every key under `prefix` (recursively), as full keys. */
+  listKeys(bucket: string, prefix: string): Promise<string[]>;
+  upload(file: string, bucket: string, key: string): Promise<void>;
+  download(bucket: string, key: string, file: string): Promise<void>;
+  /** Uploads every file under `dir` to `prefix` + its `/`-separated relative path. */
+  syncUp(dir: string, bucket: string, prefix: string): Promise<void>;
+  /** Downloads every object under `prefix` into `dir`, by its key relative to `prefix`. */
+  syncDown(bucket: string, prefix: string, dir: string): Promise<void>;
+  presignGet(bucket: string, key: string, expiresSeconds: number): Promise<string>;
+  remove(bucket: string, key: string): Promise<void>;
+  /** Deletes every object under `prefix`. */
+  removePrefix(bucket: string, prefix: string): Promise<void>;
+}
+
+export interface ClientDefinition {
+  /** Used in test titles and bucket names: lowercase letters, digits and hyphens. */
+  name: string;
+  /**
+   * The signature version of the client's presigned URLs. The gateway verifies SigV4 only and refuses
+   * SigV2 query signatures with `InvalidRequest`; a `v2` client's presign test checks that refusal.
+   */
+  presignSignature: 'v4' | 'v2';
+  /** Checks that the client is installed (and the right version), then writes its config. */
+  create(context: DriverContext): Promise<ClientDriver>;
+}
