@@ -27,4 +27,5 @@ python3 -c 'import boto3' 2>/dev/null || {
   echo "install-clients: boto3 is missing for python3 (pip install boto3)" >&2
   exit 1
 }
-echo "install-clients: ${version%% *}, $(/usr/bin/s3cmd --version), $(env -u AWS_CA_BUNDLE /usr/bin/rclone version | head -1)"
+# --config /dev/null: without it, `rclone version` creates ~/.config/rclone.
+echo "install-clients: ${version%% *}, $(/usr/bin/s3cmd --version), $(env -u AWS_CA_BUNDLE /usr/bin/rclone --config /dev/null version | head -1)"

@@ -47,6 +47,5 @@ export interface AwsLambdaStreamingGlobals {
 
 declare global {
   /** Defined by the Lambda Node.js runtime (and by the test emulator); undefined anywhere else. */
-  // eslint-disable-next-line no-var
   var awslambda: AwsLambdaStreamingGlobals;
 }

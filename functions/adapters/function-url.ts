@@ -1,3 +1,4 @@
+import type { ReadableStreamReadResult } from 'node:stream/web';
 import type { Gateway } from '../core/gateway.js';
 import { S3Error, toS3Error } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -53,14 +54,16 @@ export function toWebRequest(event: FunctionUrlEvent): { request: Request; ctx: 
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (value !== undefined) headers.set(name, value);
   }
-  if (event.cookies !== undefined && event.cookies.length > 0) headers.set('cookie', event.cookies.join('; '));
+  if (event.cookies !== undefined && event.cookies.length > 0)
+    headers.set('cookie', event.cookies.join('; '));
 
   let body: Buffer | undefined;
   if (!NO_BODY_METHODS.has(method) && event.body !== undefined && event.body !== '') {
     body = Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   }
   // The body arrived whole, so its length is known even when the client streamed it without one.
-  if (body !== undefined && !headers.has('content-length')) headers.set('content-length', String(body.length));
+  if (body !== undefined && !headers.has('content-length'))
+    headers.set('content-length', String(body.length));
 
   // The URL is a placeholder: a Web URL is normalised, so the core reads ctx.rawPath/rawQuery instead.
   const request = new Request('https://gateway.invalid/', { method, headers, body });
@@ -109,7 +112,9 @@ function metadataOf(response: Response, method: string): HttpResponseMetadata {
     headers['content-length'] = '0';
   }
   const cookies = response.headers.getSetCookie();
-  return cookies.length > 0 ? { statusCode: response.status, headers, cookies } : { statusCode: response.status, headers };
+  return cookies.length > 0
+    ? { statusCode: response.status, headers, cookies }
+    : { statusCode: response.status, headers };
 }
 
 function waitForDrain(stream: LambdaResponseStream): Promise<void> {
@@ -167,13 +172,17 @@ export async function writeToResponseStream(
     return;
   }
   const reader = response.body.getReader();
-  let first;
+  let first: ReadableStreamReadResult<Uint8Array>;
   try {
     first = await reader.read();
   } catch (error) {
     const requestId = response.headers.get('x-amz-request-id') ?? '';
     options.logger.error('response body failed before its first byte', { requestId, error: describe(error) });
-    await writeToResponseStream(toS3Error(error).toResponse(requestId, options.resource, method), stream, options);
+    await writeToResponseStream(
+      toS3Error(error).toResponse(requestId, options.resource, method),
+      stream,
+      options,
+    );
     return;
   }
   const out = awslambda.HttpResponseStream.from(stream, metadataOf(response, method));

@@ -6,6 +6,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { errors } from '../core/errors.js';
 import type { Gateway } from '../core/gateway.js';
 import type { Logger } from '../core/logger.js';
 import type { RequestContext } from '../core/request-context.js';
@@ -20,15 +21,24 @@ export interface NodeServerOptions {
  * A request body as a Web stream that pulls from the Node stream only when read (highWaterMark 0), so an
  * upload moves at the pace the backend takes it. (`Readable.toWeb` counts its buffer in chunks, not
  * bytes, and would read far ahead of a slow consumer.)
+ *
+ * A client that goes away before its body is complete makes Node fail the read with a bare "aborted"
+ * error; the stream fails with S3's `IncompleteBody` instead, so the core treats it as the client's
+ * mistake it is (a 400, nothing stored) rather than as an internal error.
  */
 function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
   const iterator = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const { value, done } = await iterator.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          throw req.complete ? error : errors.incompleteBody();
+        }
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
       },
       async cancel() {
         await iterator.return?.();
@@ -45,8 +55,7 @@ export function toWebRequest(req: IncomingMessage): { request: Request; ctx: Req
   const rawPath = q < 0 ? target : target.slice(0, q);
   const rawQuery = q < 0 ? '' : target.slice(q + 1);
   const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2)
-    headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
   const method = req.method ?? 'GET';
   const hasBody = method !== 'GET' && method !== 'HEAD';
   const secure = (req.socket as TLSSocket).encrypted === true;
@@ -83,7 +92,7 @@ export async function writeWebResponse(
     res.end();
     return;
   }
-  const reader = response.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
   let finished = false;
   res.on('close', () => {
     if (!finished) reader.cancel().catch(() => undefined);

@@ -9,12 +9,18 @@
  *   `sealgate-` name. `headers` map to Content-Type, Cache-Control, Content-Disposition, Content-Encoding,
  *   Content-Language and Expires (sent verbatim). Names are lower-case, as HTTP returns them.
  * - SDK errors become the core's S3 errors at this boundary; unknown ones pass through unchanged.
+ * - Markers known only after the body (`putObject`'s `late`: a checksum that arrived in an aws-chunked
+ *   trailer) cannot ride on the PutObject, whose metadata travels in headers before the body. When there are
+ *   any, the PutObject is followed by one CopyObject of the object onto itself (MetadataDirective REPLACE,
+ *   If-Match on the ETag just written) carrying the full metadata: one extra request, only for uploads whose
+ *   checksum arrives in a trailer. Between the two requests the object is visible without those markers; if
+ *   the copy fails, the object stays so and the write reports the failure (a retried PUT replaces it).
+ * - No state is kept between requests beyond a cache of bucket creation dates: an upload's metadata lives
+ *   in S3 (given to CreateMultipartUpload), so any gateway instance can serve any request of an upload.
  *
  * Differences a caller may notice: S3 gives an object stored without Content-Type a default one
  * (`binary/octet-stream` or `application/octet-stream`); `lastModified` returned by a write is this
- * process's clock (PutObject and UploadPart do not return S3's); CopyObject copies at most 5 GiB; the
- * metadata of an upload in progress is not readable from S3, so it is kept by an {@link UploadMetadataStore}
- * (this process's memory unless one shared by every gateway instance is given).
+ * process's clock (PutObject and UploadPart do not return S3's); CopyObject copies at most 5 GiB.
  */
 import { Readable } from 'node:stream';
 
@@ -56,13 +62,6 @@ import type {
 import { errors, S3Error } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
-/** Keeps the metadata of multipart uploads in progress, which S3 stores but never returns. */
-export interface UploadMetadataStore {
-  put(uploadId: string, metadata: ObjectMetadata): Promise<void>;
-  get(uploadId: string): Promise<ObjectMetadata | undefined>;
-  delete(uploadId: string): Promise<void>;
-}
-
 export interface S3BackendOptions {
   /** The backend's name from the config. */
   name: string;
@@ -72,8 +71,6 @@ export interface S3BackendOptions {
   /** The SDK's default credential chain when absent. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   forcePathStyle?: boolean;
-  /** Defaults to this process's memory, which only works while one gateway process serves an upload. */
-  uploadMetadata?: UploadMetadataStore;
   /** Receives the SDK's warnings and errors (without it the SDK writes them to the console). */
   logger?: Logger;
 }
@@ -93,14 +90,12 @@ export class S3Backend implements Backend {
   readonly name: string;
   private readonly client: S3Client;
   private readonly region: string;
-  private readonly uploadMetadata: UploadMetadataStore;
   /** Bucket creation dates: HeadBucket does not return them and ListBuckets is too heavy to call per request. */
   private readonly created = new Map<string, Date>();
 
   constructor(options: S3BackendOptions) {
     this.name = options.name;
     this.region = options.region;
-    this.uploadMetadata = options.uploadMetadata ?? new MemoryUploadMetadata();
     this.client = new S3Client({
       region: options.region,
       endpoint: options.endpoint,
@@ -170,25 +165,38 @@ export class S3Backend implements Backend {
     body: Body,
     size: number,
     metadata: ObjectMetadata,
+    late?: () => Record<string, string>,
   ): Promise<ObjectInfo> {
     const s3Metadata = toS3Metadata(metadata);
-    const out = await this.sendStreaming({ bucket, key }, body, size, (stream, abortSignal) =>
-      this.client.send(
-        withExpires(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: stream,
-            ContentLength: size,
-            Metadata: s3Metadata,
-            ...toS3Headers(metadata.headers),
-          }),
-          metadata.headers,
+    let markers: Record<string, string> = {};
+    const out = await this.sendStreaming(
+      { bucket, key },
+      body,
+      size,
+      (stream, abortSignal) =>
+        this.client.send(
+          withExpires(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: stream,
+              ContentLength: size,
+              Metadata: s3Metadata,
+              ...toS3Headers(metadata.headers),
+            }),
+            metadata.headers,
+          ),
+          { abortSignal },
         ),
-        { abortSignal },
-      ),
+      late &&
+        (() => {
+          markers = late();
+        }),
     );
-    return { key, size, etag: out.ETag ?? '', lastModified: new Date(), metadata };
+    const etag = out.ETag ?? '';
+    if (Object.keys(markers).length === 0) return { key, size, etag, lastModified: new Date(), metadata };
+    const full: ObjectMetadata = { ...metadata, internal: { ...metadata.internal, ...markers } };
+    return { key, size, ...(await this.replaceMetadata(bucket, key, etag, full)), metadata: full };
   }
 
   async headObject(
@@ -234,8 +242,9 @@ export class S3Backend implements Backend {
       const info = objectInfo(key, out, range ? range.total : out.ContentLength);
       return { info, body: responseBody(out), range: range && { start: range.start, end: range.end } };
     }
-    if (partNumber === undefined)
+    if (partNumber === undefined) {
       throw new Error('the S3 backend answered a ranged GET without Content-Range');
+    }
     // The store ignored PartNumber and sent the whole object: drop it and ask for the part's bytes by range,
     // of the same version (If-Match).
     destroyBody(out);
@@ -272,20 +281,7 @@ export class S3Backend implements Backend {
       }
       try {
         const out = await this.call({ bucket, key }, () =>
-          this.client.send(
-            withExpires(
-              new CopyObjectCommand({
-                Bucket: bucket,
-                Key: key,
-                CopySource: `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`,
-                CopySourceIfMatch: head.ETag,
-                MetadataDirective: 'REPLACE',
-                Metadata: toS3Metadata(metadata),
-                ...toS3Headers(metadata.headers),
-              }),
-              metadata.headers,
-            ),
-          ),
+          this.client.send(copyCommand(source, head.ETag, bucket, key, metadata)),
         );
         const etag = out.CopyObjectResult?.ETag ?? '';
         const info: ObjectInfo = {
@@ -364,7 +360,6 @@ export class S3Backend implements Backend {
       ),
     );
     if (!out.UploadId) throw new Error('the S3 backend returned no UploadId');
-    await this.uploadMetadata.put(out.UploadId, metadata);
     return out.UploadId;
   }
 
@@ -423,21 +418,6 @@ export class S3Backend implements Backend {
     return parts.sort((a, b) => a.partNumber - b.partNumber);
   }
 
-  async getUploadMetadata(bucket: string, key: string, uploadId: string): Promise<ObjectMetadata> {
-    // The upload must exist (and belong to this key) whatever the store remembers.
-    await this.call({ bucket, key, uploadId }, () =>
-      this.client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MaxParts: 1 })),
-    );
-    const metadata = await this.uploadMetadata.get(uploadId);
-    if (!metadata) {
-      throw new Error(
-        `the metadata of multipart upload ${uploadId} is not known to this gateway instance: configure an ` +
-          'upload metadata store that every instance shares',
-      );
-    }
-    return metadata;
-  }
-
   async completeMultipartUpload(
     bucket: string,
     key: string,
@@ -454,7 +434,6 @@ export class S3Backend implements Backend {
         }),
       ),
     );
-    await this.uploadMetadata.delete(uploadId);
     // CompleteMultipartUpload returns neither the size nor the metadata.
     const head = await this.head(bucket, key);
     return objectInfo(key, head, head.ContentLength);
@@ -464,7 +443,6 @@ export class S3Backend implements Backend {
     await this.call({ bucket, key, uploadId }, () =>
       this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })),
     );
-    await this.uploadMetadata.delete(uploadId);
   }
 
   async listMultipartUploads(bucket: string, prefix: string): Promise<UploadInfo[]> {
@@ -505,6 +483,33 @@ export class S3Backend implements Backend {
       return await run();
     } catch (error) {
       throw translate(error, context);
+    }
+  }
+
+  /**
+   * Gives the object just written `metadata` by copying it onto itself (S3 changes metadata no other way).
+   * If-Match on the ETag the write returned: if another write replaced or deleted the object in between,
+   * that write is the later one and keeps its own metadata.
+   */
+  private async replaceMetadata(
+    bucket: string,
+    key: string,
+    etag: string,
+    metadata: ObjectMetadata,
+  ): Promise<{ etag: string; lastModified: Date }> {
+    try {
+      const out = await this.call({ bucket, key }, () =>
+        this.client.send(copyCommand({ bucket, key }, etag, bucket, key, metadata)),
+      );
+      return {
+        etag: out.CopyObjectResult?.ETag ?? etag,
+        lastModified: out.CopyObjectResult?.LastModified ?? new Date(),
+      };
+    } catch (error) {
+      const superseded =
+        errorName(error) === 'PreconditionFailed' || (error instanceof S3Error && error.code === 'NoSuchKey');
+      if (superseded) return { etag, lastModified: new Date() };
+      throw error;
     }
   }
 
@@ -606,6 +611,12 @@ export class S3Backend implements Backend {
   /**
    * Sends PutObject/UploadPart with `body` as a stream of exactly `size` bytes. If the body fails or yields
    * another length, the request is aborted (S3 then stores nothing) and that failure is what the caller sees.
+   * `ended` runs once the body has ended whole; if it throws, that aborts the request too.
+   *
+   * The last chunk is held back until the body has ended and `ended` has run: once S3 holds all `size` bytes
+   * it stores the object whatever the client does next, so a failure at the very end (a trailing checksum
+   * that does not match) must come before the last byte is sent. For the same reason an empty body is read
+   * to its end before the request goes out.
    * The stream never emits 'error': the SDK does not listen for it, and an unhandled one would crash the process.
    */
   private async sendStreaming<Output>(
@@ -613,24 +624,36 @@ export class S3Backend implements Backend {
     body: Body,
     size: number,
     send: (stream: Readable, abortSignal: AbortSignal) => Promise<Output>,
+    ended?: () => void,
   ): Promise<Output> {
     const abort = new AbortController();
     const outcome: { failure?: unknown } = {};
     async function* exactly(): AsyncGenerator<Uint8Array> {
       try {
         let sent = 0;
+        let held: Uint8Array | undefined;
         for await (const chunk of body) {
+          if (chunk.byteLength === 0) continue;
           sent += chunk.byteLength;
           if (sent > size) throw errors.incompleteBody();
-          yield chunk;
+          if (held) yield held;
+          held = chunk;
         }
         if (sent !== size) throw errors.incompleteBody();
+        ended?.();
+        if (held) yield held;
       } catch (error) {
         outcome.failure = error;
         abort.abort();
       }
     }
-    const stream = Readable.from(exactly(), { objectMode: false });
+    if (size === 0) {
+      // Nothing to stream, so nothing to hold back: read the body (and run `ended`) first, failing before S3
+      // sees a request it would complete at once. The generator yields nothing here: one step runs it out.
+      await exactly().next();
+      if ('failure' in outcome) throw outcome.failure;
+    }
+    const stream = Readable.from(size === 0 ? [] : exactly(), { objectMode: false });
     try {
       return await send(stream, abort.signal);
     } catch (error) {
@@ -639,29 +662,6 @@ export class S3Backend implements Backend {
     } finally {
       stream.destroy(); // releases the caller's body if the request failed before reading all of it
     }
-  }
-}
-
-/** The default {@link UploadMetadataStore}: this process's memory, bounded (abandoned uploads age out). */
-class MemoryUploadMetadata implements UploadMetadataStore {
-  private readonly entries = new Map<string, ObjectMetadata>();
-
-  constructor(private readonly capacity = 10_000) {}
-
-  async put(uploadId: string, metadata: ObjectMetadata): Promise<void> {
-    this.entries.set(uploadId, metadata);
-    if (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-  }
-
-  async get(uploadId: string): Promise<ObjectMetadata | undefined> {
-    return this.entries.get(uploadId);
-  }
-
-  async delete(uploadId: string): Promise<void> {
-    this.entries.delete(uploadId);
   }
 }
 
@@ -738,6 +738,28 @@ function withExpires<C extends CommandWithHeaders>(command: C, headers: Record<s
     { step: 'build', name: 'sealgateExpires' },
   );
   return command;
+}
+
+/** CopyObject of exactly the version `ifMatch` of `source`, with `metadata` replacing the source's. */
+function copyCommand(
+  source: { bucket: string; key: string },
+  ifMatch: string | undefined,
+  bucket: string,
+  key: string,
+  metadata: ObjectMetadata,
+): CopyObjectCommand {
+  return withExpires(
+    new CopyObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      CopySource: `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`,
+      CopySourceIfMatch: ifMatch,
+      MetadataDirective: 'REPLACE',
+      Metadata: toS3Metadata(metadata),
+      ...toS3Headers(metadata.headers),
+    }),
+    metadata.headers,
+  );
 }
 
 function storedHeaders(out: HeadObjectCommandOutput | GetObjectCommandOutput): Record<string, string> {

@@ -90,7 +90,8 @@ export interface Backend {
   /**
    * Stores `size` bytes from `body` atomically: if `body` throws, nothing is stored. `late`, when given, is
    * called once the body has been consumed whole and returns internal markers known only then (a trailing
-   * checksum); they are stored with the object as if they had been in `metadata.internal`.
+   * checksum); they are stored with the object as if they had been in `metadata.internal`. It is never
+   * called for a body that throws.
    */
   putObject(
     bucket: string,
@@ -135,8 +136,6 @@ export interface Backend {
   ): Promise<PartInfo>;
   /** Every stored part of an upload, ascending by part number. */
   listParts(bucket: string, key: string, uploadId: string): Promise<PartInfo[]>;
-  /** The metadata the upload was created with. */
-  getUploadMetadata(bucket: string, key: string, uploadId: string): Promise<ObjectMetadata>;
   /**
    * Joins the named parts (already checked by the core: ascending, present, ETags matching) into the object,
    * with the metadata the upload was created with. The result's ETag is S3's multipart ETag.

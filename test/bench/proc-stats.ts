@@ -38,7 +38,8 @@ export function readCpuSeconds(pid: number): number {
  * guest of the hypervisor took, which the bench did not get either.
  */
 export function readMachineBusySeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+  // cpu user nice system idle iowait irq softirq steal ...: every Linux since 2.6.11 has these eight.
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100;
+  return (user + nice + system + irq + softirq + steal) / 100;
 }

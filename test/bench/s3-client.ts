@@ -56,9 +56,14 @@ function startRequest(target: S3Target, method: string, path: string, extra: Rec
   return { req, response };
 }
 
+/** The error body of an answer, or as much of it as arrived before the connection closed. */
 async function readText(res: IncomingMessage): Promise<string> {
   const parts: Buffer[] = [];
-  for await (const chunk of res) parts.push(chunk as Buffer);
+  try {
+    for await (const chunk of res) parts.push(chunk as Buffer);
+  } catch {
+    parts.push(Buffer.from(' (connection closed before the end of this body)'));
+  }
   return Buffer.concat(parts).toString('utf8');
 }
 
@@ -126,10 +131,15 @@ export async function putObjectFromFile(
     }
     req.end(() => (bodySent = performance.now()));
   } catch (error) {
-    // A server that rejects an upload answers early and closes: its answer says more than the broken pipe.
-    const early = await Promise.race([response.catch(() => undefined), delay(1000)]);
-    req.destroy();
-    if (early) await expectStatus(early, `PutObject ${path}`);
+    // A server that rejects an upload may answer before the body is sent, and the client closes the socket
+    // after that answer: the answer says more than the broken pipe, so it is read before giving up.
+    try {
+      const early = await Promise.race([response.catch(() => undefined), delay(1000)]);
+      console.error('DEBUG early', early?.statusCode, String(error));
+      if (early) await expectStatus(early, `PutObject ${path}`);
+    } finally {
+      req.destroy();
+    }
     throw error;
   }
   const res = await response;

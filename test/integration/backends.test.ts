@@ -4,11 +4,15 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
+import { decodeSegment, encodeSegment } from '../../functions/adapters/filesystem/key-paths.js';
 import { FilesystemBackend } from '../../functions/adapters/filesystem-backend.js';
 import { S3Backend } from '../../functions/adapters/s3-backend.js';
 import type { Backend, Body, ObjectMetadata } from '../../functions/core/backend.js';
@@ -22,6 +26,8 @@ const PART_SIZE = 5 * MiB;
 
 interface Subject {
   backend: Backend;
+  /** Another instance over the same storage, as a second gateway process would have. */
+  reopen(): Backend;
   /** Temporary files a failed write could have left behind; always empty for a backend that keeps none. */
   leftovers(): Promise<string[]>;
   close(): Promise<void>;
@@ -39,6 +45,16 @@ async function* failingAfter(data: Uint8Array, bytes: number): AsyncGenerator<Ui
   yield* chunksOf(data.subarray(0, bytes), 16 * 1024);
   await new Promise((resolve) => setTimeout(resolve, 20));
   throw new Error('the client went away');
+}
+
+/**
+ * All of `data`, then a moment later a failure: as a body whose trailing checksum, arriving after the data,
+ * turns out wrong. The pause lets every byte yielded so far reach a backend that does not hold any back.
+ */
+async function* failingAtEnd(data: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield* chunksOf(data, 16 * 1024);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  throw new Error('the trailer did not match');
 }
 
 async function collect(body: Body): Promise<Buffer> {
@@ -269,6 +285,107 @@ function backendContract(name: string, open: () => Promise<Subject>): void {
         expect((await backend.listObjects(bucket, { prefix: '', maxKeys: 10 })).objects).toEqual([]);
         expect(await subject.leftovers()).toEqual([]);
       });
+
+      it('stores nothing when the body throws after its last byte', async () => {
+        const bucket = await newBucket();
+        const data = randomBytes(100_000);
+        await expect(
+          backend.putObject(bucket, 'late-failure', failingAtEnd(data), data.length, metadata()),
+        ).rejects.toThrow('the trailer did not match');
+        expect(await s3Error(backend.headObject(bucket, 'late-failure'))).toMatchObject({
+          code: 'NoSuchKey',
+        });
+        expect(await subject.leftovers()).toEqual([]);
+      });
+    });
+
+    describe('markers known only after the body (late)', () => {
+      it('stores late markers with the object, beside the metadata given up front', async () => {
+        const bucket = await newBucket();
+        const data = randomBytes(70_000);
+        const meta = metadata({ user: { colour: 'green' }, internal: { mode: 'none' } });
+        const late = vi.fn(() => ({ 'checksum-crc32': 'q0Bn5Q==' }));
+        const stored = await backend.putObject(bucket, 'trailed', chunksOf(data), data.length, meta, late);
+        expect(late).toHaveBeenCalledTimes(1);
+        const expected: ObjectMetadata = {
+          ...meta,
+          internal: { mode: 'none', 'checksum-crc32': 'q0Bn5Q==' },
+        };
+        expect(stored).toMatchObject({ size: data.length, etag: `"${md5(data)}"`, metadata: expected });
+        // The caller's metadata is left as it was given.
+        expect(meta.internal).toEqual({ mode: 'none' });
+
+        const head = await backend.headObject(bucket, 'trailed');
+        expect(head.metadata).toEqual(expected);
+        expect(head.etag).toBe(`"${md5(data)}"`);
+        const { info, body } = await backend.getObject(bucket, 'trailed');
+        expect(info.metadata).toEqual(expected);
+        expect((await collect(body)).equals(data)).toBe(true);
+      });
+
+      it('stores late markers with an empty object', async () => {
+        const bucket = await newBucket();
+        await backend.putObject(bucket, 'empty', chunksOf(Buffer.alloc(0)), 0, metadata(), () => ({
+          'checksum-sha256': '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=',
+        }));
+        const head = await backend.headObject(bucket, 'empty');
+        expect(head.metadata.internal).toEqual({
+          'checksum-sha256': '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=',
+        });
+        expect(head.size).toBe(0);
+      });
+
+      it('stores the object as given when late returns no markers', async () => {
+        const bucket = await newBucket();
+        const meta = metadata({ internal: { mode: 'none' } });
+        const stored = await backend.putObject(
+          bucket,
+          'plain',
+          chunksOf(Buffer.from('x')),
+          1,
+          meta,
+          () => ({}),
+        );
+        expect(stored.metadata).toEqual(meta);
+        expect((await backend.headObject(bucket, 'plain')).metadata).toEqual(meta);
+      });
+
+      it('does not call late for a body that throws, and stores nothing', async () => {
+        const bucket = await newBucket();
+        const data = randomBytes(100_000);
+        const late = vi.fn(() => ({ 'checksum-crc32': 'AAAAAA==' }));
+        await expect(
+          backend.putObject(bucket, 'broken', failingAfter(data, 30_000), data.length, metadata(), late),
+        ).rejects.toThrow('the client went away');
+        await expect(
+          backend.putObject(bucket, 'broken', failingAtEnd(data), data.length, metadata(), late),
+        ).rejects.toThrow('the trailer did not match');
+        const empty = async function* (): AsyncGenerator<Uint8Array> {
+          yield* [];
+          throw new Error('the client went away');
+        };
+        await expect(backend.putObject(bucket, 'broken', empty(), 0, metadata(), late)).rejects.toThrow(
+          'the client went away',
+        );
+        expect(late).not.toHaveBeenCalled();
+        expect(await s3Error(backend.headObject(bucket, 'broken'))).toMatchObject({ code: 'NoSuchKey' });
+        expect(await subject.leftovers()).toEqual([]);
+      });
+
+      it('stores nothing when late itself throws', async () => {
+        const bucket = await newBucket();
+        const data = randomBytes(50_000);
+        const late = () => {
+          throw new Error('no checksum after all');
+        };
+        for (const body of [data, Buffer.alloc(0)]) {
+          await expect(
+            backend.putObject(bucket, 'refused', chunksOf(body), body.length, metadata(), late),
+          ).rejects.toThrow('no checksum after all');
+          expect(await s3Error(backend.headObject(bucket, 'refused'))).toMatchObject({ code: 'NoSuchKey' });
+        }
+        expect(await subject.leftovers()).toEqual([]);
+      });
     });
 
     describe('copy', () => {
@@ -428,7 +545,6 @@ function backendContract(name: string, open: () => Promise<Subject>): void {
         const bucket = await newBucket();
         const meta = metadata({ user: { kind: 'multipart' }, internal: { parts: 'yes' } });
         const uploadId = await backend.createMultipartUpload(bucket, 'big/object', meta);
-        expect(await backend.getUploadMetadata(bucket, 'big/object', uploadId)).toEqual(meta);
 
         const last = randomBytes(1000);
         const discarded = randomBytes(PART_SIZE);
@@ -566,6 +682,23 @@ function backendContract(name: string, open: () => Promise<Subject>): void {
         expect(await subject.leftovers()).toEqual([]);
         await backend.abortMultipartUpload(bucket, 'k', uploadId);
       });
+
+      it('lets another instance upload parts and complete, with the metadata the upload began with', async () => {
+        const bucket = await newBucket();
+        const meta = metadata({ user: { started: 'elsewhere' }, internal: { mode: 'none' } });
+        const uploadId = await backend.createMultipartUpload(bucket, 'shared', meta);
+        const other = subject.reopen();
+        const data = Buffer.from('one part');
+        const part = await other.uploadPart(bucket, 'shared', uploadId, 1, chunksOf(data), data.length);
+        expect(await backend.listParts(bucket, 'shared', uploadId)).toMatchObject([
+          { partNumber: 1, size: 8 },
+        ]);
+        const done = await other.completeMultipartUpload(bucket, 'shared', uploadId, [
+          { partNumber: 1, etag: part.etag },
+        ]);
+        expect(done.metadata).toEqual(meta);
+        expect((await backend.headObject(bucket, 'shared')).metadata).toEqual(meta);
+      });
     });
   });
 }
@@ -579,6 +712,7 @@ backendContract('filesystem', async () => {
   const root = join(fsRoot.path, 'root');
   return {
     backend: new FilesystemBackend({ name: 'local', root }),
+    reopen: () => new FilesystemBackend({ name: 'local', root }),
     leftovers: () => readdir(join(root, '.sealgate', 'tmp')),
     close: () => fsRoot.cleanup(),
   };
@@ -681,14 +815,64 @@ describe('filesystem backend', () => {
     expect((await readdir(root)).sort()).toEqual(['.sealgate', bucket]);
   });
 
-  it('writes one file per object: a header then the data', async () => {
-    await put('layout/object', 'the data');
+  it('writes one file per object: the data, then the JSON record, then a 9-byte footer', async () => {
+    const data = Buffer.from('the data');
+    await backend.putObject(bucket, 'layout/object', chunksOf(data), data.length, metadata(), () => ({
+      'checksum-crc32': 'late',
+    }));
     const file = await readFile(join(root, bucket, 'layout', 'object@obj'));
-    expect(file.subarray(0, 4).toString()).toBe('SGOB');
-    const length = file.readUInt32BE(5);
-    const header = JSON.parse(file.subarray(9, 9 + length).toString()) as { etag: string; size: number };
-    expect(header).toMatchObject({ size: 8, etag: `"${md5(Buffer.from('the data'))}"` });
-    expect(file.subarray(9 + length).toString()).toBe('the data');
+    const footer = file.subarray(file.length - 9);
+    expect(footer.subarray(5).toString('latin1')).toBe('SGOB');
+    expect(footer[4]).toBe(2); // the format version
+    const length = footer.readUInt32BE(0);
+    expect(file.length).toBe(data.length + length + 9);
+    expect(file.subarray(0, data.length).equals(data)).toBe(true);
+    const record = JSON.parse(file.subarray(data.length, data.length + length).toString()) as {
+      size: number;
+      etag: string;
+      lastModified: string;
+      metadata: ObjectMetadata;
+    };
+    expect(record).toMatchObject({ size: 8, etag: `"${md5(data)}"` });
+    expect(new Date(record.lastModified).getTime()).not.toBeNaN();
+    // The late marker is in the same file as the data: published by the same rename.
+    expect(record.metadata.internal).toEqual({ 'checksum-crc32': 'late' });
+  });
+
+  it('refuses to serve an object file whose data no longer matches its record', async () => {
+    await put('tampered/grown', 'original');
+    await put('tampered/cut', 'original');
+    await put('tampered/huge', 'original');
+    const path = (name: string) => join(root, bucket, 'tampered', `${name}@obj`);
+    const grown = await readFile(path('grown'));
+    await writeFile(path('grown'), Buffer.concat([Buffer.from('x'), grown]));
+    const cut = await readFile(path('cut'));
+    await writeFile(path('cut'), cut.subarray(0, cut.length - 1));
+    const huge = await readFile(path('huge'));
+    huge.writeUInt32BE(0xffffffff, huge.length - 9);
+    await writeFile(path('huge'), huge);
+
+    await expect(backend.getObject(bucket, 'tampered/grown')).rejects.toThrow(
+      /holds 9 bytes of data, its record says 8/,
+    );
+    await expect(backend.headObject(bucket, 'tampered/cut')).rejects.toThrow(/bad magic/);
+    await expect(backend.headObject(bucket, 'tampered/huge')).rejects.toThrow(
+      /record length 4294967295 exceeds/,
+    );
+  });
+
+  it('maps every key segment to a safe file name and back', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (segment) => {
+        const name = encodeSegment(segment);
+        expect(name).not.toMatch(/^\.(?!empty$)|@|\/|\0/);
+        expect(['.', '..']).not.toContain(name);
+        expect(decodeSegment(name)).toBe(segment);
+      }),
+    );
+    // Names it did not write (other spellings of a segment, stray files) are not taken for keys.
+    for (const name of ['%61', '%2e', '.hidden', 'a%2', 'x@obj', '%C3'])
+      expect(decodeSegment(name)).toBeUndefined();
   });
 
   it('prunes the folders a delete leaves empty', async () => {
@@ -775,8 +959,10 @@ function motoBackend(endpoint: string): S3Backend {
 
 backendContract('s3 (moto)', async () => {
   moto = await startMoto();
+  const endpoint = moto.endpoint;
   return {
-    backend: motoBackend(moto.endpoint),
+    backend: motoBackend(endpoint),
+    reopen: () => motoBackend(endpoint),
     leftovers: async () => [],
     close: async () => {
       for (const client of motoClients) client.close();
@@ -872,19 +1058,70 @@ describe('s3 backend', () => {
     expect(await s3Error(backend.createBucket(bucket))).toMatchObject({ code: 'BucketAlreadyOwnedByYou' });
   });
 
-  it('says so when it does not hold the metadata of an upload another instance started', async () => {
-    const uploadId = await backend.createMultipartUpload(bucket, 'elsewhere', metadata());
-    const other = new S3Backend({
+  it('follows the PutObject with one CopyObject onto itself only when late markers arrive', async () => {
+    const proxy = await countingProxy(server.endpoint);
+    const counted = new S3Backend({
       name: 'moto',
-      endpoint: server.endpoint,
+      endpoint: proxy.endpoint,
       region: 'us-east-1',
       forcePathStyle: true,
       credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
     });
-    await expect(other.getUploadMetadata(bucket, 'elsewhere', uploadId)).rejects.toThrow(
-      /not known to this gateway instance/,
-    );
-    other.close();
-    await backend.abortMultipartUpload(bucket, 'elsewhere', uploadId);
+    try {
+      const data = Buffer.from('counted');
+      const meta = metadata({ user: { colour: 'red' } });
+      await counted.putObject(bucket, 'no-markers', chunksOf(data), data.length, meta, () => ({}));
+      expect(proxy.requests).toEqual(['PUT /raw-view/no-markers']);
+
+      proxy.requests.length = 0;
+      await counted.putObject(bucket, 'markers', chunksOf(data), data.length, meta, () => ({
+        'checksum-crc32': 'x',
+      }));
+      expect(proxy.requests).toEqual(['PUT /raw-view/markers', 'PUT /raw-view/markers copy-source']);
+      const head = await raw.send(new HeadObjectCommand({ Bucket: bucket, Key: 'markers' }));
+      expect(head.Metadata).toEqual({ colour: 'red', 'sealgate-checksum-crc32': 'x' });
+      expect(head.ContentType).toBe('application/octet-stream');
+    } finally {
+      counted.close();
+      await proxy.close();
+    }
   });
 });
+
+/** A loopback HTTP proxy that records each request's method and path (and whether it is a copy). */
+async function countingProxy(
+  target: string,
+): Promise<{ endpoint: string; requests: string[]; close(): Promise<void> }> {
+  const upstream = new URL(target);
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    requests.push(`${req.method} ${path}${req.headers['x-amz-copy-source'] ? ' copy-source' : ''}`);
+    const forward = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -24,7 +24,7 @@ const CRC64_TABLE = reflectedTable(0x9a6c9329ac4bc9b5n, 64);
 function reflectedCrc(data: Uint8Array, table: bigint[], width: number): bigint {
   const mask = (1n << BigInt(width)) - 1n;
   let crc = mask;
-  for (const byte of data) crc = table[Number((crc ^ BigInt(byte)) & 0xffn)]! ^ (crc >> 8n);
+  for (const byte of data) crc = table[Number((crc ^ BigInt(byte)) & 0xffn)] ^ (crc >> 8n);
   return crc ^ mask;
 }
 

@@ -150,7 +150,11 @@ export function installAwsLambdaGlobals(): void {
 }
 
 /** A stream that records what a handler writes, as Lambda would receive it (prelude included). */
-export function recordingResponseStream(): { stream: LambdaResponseStream; bytes(): Buffer; contentType(): string } {
+export function recordingResponseStream(): {
+  stream: LambdaResponseStream;
+  bytes(): Buffer;
+  contentType(): string;
+} {
   const chunks: Buffer[] = [];
   const stream = new EmulatedResponseStream((chunk, done) => {
     chunks.push(chunk);
@@ -161,7 +165,9 @@ export function recordingResponseStream(): { stream: LambdaResponseStream; bytes
 
 function checkStreamified(handler: unknown): StreamingHandler<FunctionUrlEvent> {
   if (typeof handler !== 'function' || !(STREAMIFIED in handler)) {
-    throw new Error('the handler is not wrapped in awslambda.streamifyResponse, so it cannot serve RESPONSE_STREAM');
+    throw new Error(
+      'the handler is not wrapped in awslambda.streamifyResponse, so it cannot serve RESPONSE_STREAM',
+    );
   }
   return handler as unknown as StreamingHandler<FunctionUrlEvent>;
 }
@@ -175,7 +181,9 @@ let containerSerial = 0;
  * Imports a fresh instance of the handler module with `environment` in `process.env` for the duration of
  * its init (module scope), one import at a time so two cold starts never see each other's environment.
  */
-function coldStart(options: FunctionUrlEmulatorOptions): Promise<{ handler: StreamingHandler<FunctionUrlEvent>; ms: number }> {
+function coldStart(
+  options: FunctionUrlEmulatorOptions,
+): Promise<{ handler: StreamingHandler<FunctionUrlEvent>; ms: number }> {
   const given = options.handler;
   if (given !== undefined) return Promise.resolve({ handler: checkStreamified(given), ms: 0 });
   const run = async () => {
@@ -204,7 +212,10 @@ function coldStart(options: FunctionUrlEmulatorOptions): Promise<{ handler: Stre
 const TEXT_TYPE = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i;
 
 /** Lambda sends a body as text when it is textual and valid UTF-8, and base64 otherwise. */
-function encodeBody(body: Buffer, headers: Record<string, string>): { body?: string; isBase64Encoded: boolean } {
+function encodeBody(
+  body: Buffer,
+  headers: Record<string, string>,
+): { body?: string; isBase64Encoded: boolean } {
   if (body.length === 0) return { isBase64Encoded: false };
   if (TEXT_TYPE.test(headers['content-type'] ?? '') && headers['content-encoding'] === undefined) {
     try {
@@ -245,8 +256,8 @@ export function buildEvent(req: IncomingMessage, body: Buffer, requestId: string
   const headers: Record<string, string> = {};
   let cookies: string[] | undefined;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!.toLowerCase();
-    const value = req.rawHeaders[i + 1]!;
+    const name = req.rawHeaders[i].toLowerCase();
+    const value = req.rawHeaders[i + 1];
     if (name === 'connection' || name === 'keep-alive') continue;
     if (name === 'cookie') {
       cookies = [...(cookies ?? []), ...value.split(/;\s*/).filter((c) => c !== '')];
@@ -258,7 +269,8 @@ export function buildEvent(req: IncomingMessage, body: Buffer, requestId: string
   headers['x-forwarded-for'] = sourceIp;
   headers['x-forwarded-proto'] = 'http';
   headers['x-forwarded-port'] = String(req.socket.localPort ?? 80);
-  headers['x-amzn-trace-id'] = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+  headers['x-amzn-trace-id'] =
+    `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)}`;
   const now = new Date();
   const requestContext = {
     accountId: 'anonymous',
@@ -374,7 +386,11 @@ class FrontEnd {
         return this.fail502('the response stream ended without a prelude separator');
       }
       // `end()` without a `write()`: the prelude never went out, so the status and headers are lost.
-      this.start(200, this.stream.contentType === PRELUDE_CONTENT_TYPE ? {} : { 'content-type': this.stream.contentType }, []);
+      this.start(
+        200,
+        this.stream.contentType === PRELUDE_CONTENT_TYPE ? {} : { 'content-type': this.stream.contentType },
+        [],
+      );
       if (this.pendingSize > 0) this.res.write(this.takePending());
     }
     this.res.end();
@@ -441,7 +457,9 @@ class FrontEnd {
 }
 
 /** Starts the emulator on a free loopback port. */
-export async function startFunctionUrlEmulator(options: FunctionUrlEmulatorOptions): Promise<FunctionUrlEmulator> {
+export async function startFunctionUrlEmulator(
+  options: FunctionUrlEmulatorOptions,
+): Promise<FunctionUrlEmulator> {
   installAwsLambdaGlobals();
   const containers: Container[] = [];
   const invocations: Invocation[] = [];
@@ -473,7 +491,9 @@ export async function startFunctionUrlEmulator(options: FunctionUrlEmulatorOptio
       acquired = await acquire();
     } catch (error) {
       // An init failure: Lambda answers 502 and the next request tries a new container.
-      process.stderr.write(`function URL emulator: init failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `function URL emulator: init failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       return sendJsonError(res, 502, 'Runtime.InitError', 'Internal Server Error');
     }
     const { container, coldStart } = acquired;
@@ -493,11 +513,14 @@ export async function startFunctionUrlEmulator(options: FunctionUrlEmulatorOptio
     try {
       await container.handler(event, stream, context);
       if (!stream.writableEnded) throw new Error('the handler returned without ending its response stream');
-      if (!stream.writableFinished) await new Promise((done) => stream.once('finish', done).once('close', done));
+      if (!stream.writableFinished)
+        await new Promise((done) => stream.once('finish', done).once('close', done));
       front.finish();
     } catch (error) {
       if (process.env.SEALGATE_TEST_LOG === '1') {
-        process.stderr.write(`function URL emulator: invocation failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.stderr.write(
+          `function URL emulator: invocation failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
       }
       front.abort();
     } finally {
@@ -533,6 +556,15 @@ export async function startFunctionUrlEmulator(options: FunctionUrlEmulatorOptio
 
 // ---- the test gateway through the emulator ------------------------------------------------------------------
 
+/** `SEALGATE_EMULATOR_CONTENT_LENGTH=kept` runs a suite as if the function URL passed Content-Length through. */
+function contentLengthFromEnvironment(): 'remapped' | 'kept' {
+  const value = process.env.SEALGATE_EMULATOR_CONTENT_LENGTH ?? 'remapped';
+  if (value !== 'remapped' && value !== 'kept') {
+    throw new Error(`SEALGATE_EMULATOR_CONTENT_LENGTH must be "remapped" or "kept", not "${value}"`);
+  }
+  return value;
+}
+
 /**
  * Like `startTestGateway`, but clients reach the gateway through the function URL emulator running the real
  * Lambda handler (`functions/handlers/lambda.ts`) with the same generated config.
@@ -547,7 +579,10 @@ export async function startFunctionUrlGateway(
     TEST_SECRET: TEST_CREDENTIALS.secretAccessKey,
     SEALGATE_LOG_LEVEL: process.env.SEALGATE_TEST_LOG === '1' ? 'info' : 'silent',
   };
-  const emulator = await startFunctionUrlEmulator({ environment, contentLength: options.contentLength });
+  const emulator = await startFunctionUrlEmulator({
+    environment,
+    contentLength: options.contentLength ?? contentLengthFromEnvironment(),
+  });
   const config = parseConfig(interpolateTree(parseYaml(yaml), environment));
   const clients: S3Client[] = [];
   return {
@@ -559,7 +594,7 @@ export async function startFunctionUrlGateway(
       config,
       credentialsFile: join(dataDir, '.sealgate', 'credentials.json'),
       endpoint: emulator.endpoint,
-      close: emulator.close,
+      close: () => emulator.close(),
     },
     client(overrides = {}) {
       const client = new S3Client({

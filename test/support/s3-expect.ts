@@ -30,7 +30,8 @@ export function patternBytes(size: number, seed = 0): Buffer {
 export function streamOf(data: Buffer, pieceSize = 16 * 1024): Readable {
   return Readable.from(
     (function* () {
-      for (let offset = 0; offset < data.length; offset += pieceSize) yield data.subarray(offset, offset + pieceSize);
+      for (let offset = 0; offset < data.length; offset += pieceSize)
+        yield data.subarray(offset, offset + pieceSize);
     })(),
   );
 }
@@ -66,7 +67,10 @@ export async function getBytes(s3: S3Client, bucket: string, key: string): Promi
 }
 
 /** Every key in the bucket with its ETag and size: the observable state of a bucket's objects. */
-export async function bucketState(s3: S3Client, bucket: string): Promise<{ key: string; etag: string; size: number }[]> {
+export async function bucketState(
+  s3: S3Client,
+  bucket: string,
+): Promise<{ key: string; etag: string; size: number }[]> {
   const out: { key: string; etag: string; size: number }[] = [];
   let token: string | undefined;
   do {

@@ -77,7 +77,10 @@ function hmac(key: BinaryLike, data: string): Buffer {
 
 /** RFC 3986 encoding, as SigV4 canonicalises query parameters. */
 export function rfc3986(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 function queryString(query: Record<string, string> | undefined): string {
@@ -114,7 +117,12 @@ export function rawRequest(endpoint: string, req: RawRequest): Promise<RawRespon
         res.on('error', reject);
         res.on('end', () => {
           const buffer = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buffer, code: errorCode(buffer) });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: buffer,
+            code: errorCode(buffer),
+          });
         });
       },
     );
@@ -135,7 +143,10 @@ export async function signHeaders(endpoint: string, req: RawRequest, options: Si
     'x-amz-content-sha256': options.payloadHash ?? sha256Hex(body),
     ...lowerCaseKeys(req.headers ?? {}),
   };
-  if (headers['content-length'] === undefined && (body.length > 0 || req.method === 'PUT' || req.method === 'POST')) {
+  if (
+    headers['content-length'] === undefined &&
+    (body.length > 0 || req.method === 'PUT' || req.method === 'POST')
+  ) {
     headers['content-length'] = String(body.length);
   }
   const signer = new SignatureV4({
@@ -146,7 +157,15 @@ export async function signHeaders(endpoint: string, req: RawRequest, options: Si
     uriEscapePath: false,
   });
   const signed = await signer.sign(
-    { method: req.method, protocol: 'http:', hostname, port, path: req.path, query: req.query ?? {}, headers },
+    {
+      method: req.method,
+      protocol: 'http:',
+      hostname,
+      port,
+      path: req.path,
+      query: req.query ?? {},
+      headers,
+    },
     { signingDate: options.date ?? new Date() },
   );
   return signed.headers as Record<string, string>;
@@ -157,7 +176,11 @@ function lowerCaseKeys(headers: Record<string, string>): Record<string, string> 
 }
 
 /** Signs `req` with SigV4 and sends it (see {@link signHeaders}). */
-export async function signedRequest(endpoint: string, req: RawRequest, options: SignOptions = {}): Promise<RawResponse> {
+export async function signedRequest(
+  endpoint: string,
+  req: RawRequest,
+  options: SignOptions = {},
+): Promise<RawResponse> {
   const headers = await signHeaders(endpoint, req, options);
   return rawRequest(endpoint, { ...req, headers });
 }
@@ -223,7 +246,7 @@ export async function streamingUpload(
   );
   const seed = /Signature=([0-9a-f]{64})/.exec(headers.authorization ?? '')?.[1];
   if (seed === undefined) throw new Error('the signer produced no Authorization signature');
-  const amzDate = headers['x-amz-date']!;
+  const amzDate = headers['x-amz-date'];
   const day = amzDate.slice(0, 8);
   const scope = `${day}/us-east-1/s3/aws4_request`;
   const signingKey = ['us-east-1', 's3', 'aws4_request'].reduce<Buffer>(

@@ -66,7 +66,8 @@ export function checkCopySourceConditions(headers: Headers, source: Validators):
     throw errors.preconditionFailed('x-amz-copy-source-If-Unmodified-Since');
   }
   if (ifNoneMatch !== null) {
-    if (etagMatches(ifNoneMatch, source.etag)) throw errors.preconditionFailed('x-amz-copy-source-If-None-Match');
+    if (etagMatches(ifNoneMatch, source.etag))
+      throw errors.preconditionFailed('x-amz-copy-source-If-None-Match');
   } else if (ifModifiedSince && modified <= secondsOf(ifModifiedSince)) {
     throw errors.preconditionFailed('x-amz-copy-source-If-Modified-Since');
   }

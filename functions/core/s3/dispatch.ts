@@ -35,6 +35,10 @@ const KNOWN_PARAMS = new Set([
   'part-number-marker',
   'versionId',
   'x-id',
+  // Signature Version 2 query authentication (presigned URLs).
+  'AWSAccessKeyId',
+  'Expires',
+  'Signature',
   'response-content-type',
   'response-content-language',
   'response-expires',
@@ -78,7 +82,8 @@ export function selectOperation(op: Operation): OperationHandler {
         if (q.has('versioning')) return buckets.getBucketVersioning;
         if (q.has('uploads')) return multipart.listMultipartUploads;
         if (q.get('list-type') === '2') return list.listObjectsV2;
-        if (q.has('list-type')) throw errors.invalidArgument('Invalid list-type', 'list-type', q.get('list-type'));
+        if (q.has('list-type'))
+          throw errors.invalidArgument('Invalid list-type', 'list-type', q.get('list-type'));
         return list.listObjectsV1;
       case 'HEAD':
         return buckets.headBucket;
@@ -102,7 +107,8 @@ export function selectOperation(op: Operation): OperationHandler {
     case 'HEAD':
       return objects.headObject;
     case 'PUT':
-      if (q.has('uploadId') || q.has('partNumber')) return copying ? multipart.uploadPartCopy : multipart.uploadPart;
+      if (q.has('uploadId') || q.has('partNumber'))
+        return copying ? multipart.uploadPartCopy : multipart.uploadPart;
       return copying ? copyObject : objects.putObject;
     case 'DELETE':
       if (q.has('uploadId')) return multipart.abortMultipartUpload;

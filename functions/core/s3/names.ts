@@ -8,7 +8,12 @@ export function isValidBucketName(name: string): boolean {
   if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return false;
   if (name.includes('..')) return false;
   if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return false;
-  if (name.startsWith('xn--') || name.startsWith('sthree-') || name.endsWith('-s3alias') || name.endsWith('--ol-s3')) {
+  if (
+    name.startsWith('xn--') ||
+    name.startsWith('sthree-') ||
+    name.endsWith('-s3alias') ||
+    name.endsWith('--ol-s3')
+  ) {
     return false;
   }
   return true;

@@ -6,7 +6,7 @@ const DRIVER_SCRIPT = fileURLToPath(new URL('./boto3_driver.py', import.meta.url
 
 export const boto3: ClientDefinition = {
   name: 'boto3',
-  presignSignature: 'v4',
+  presignSignature: 'v2',
   async create(context: DriverContext) {
     // Resolve the interpreter with the test's own environment (a pyenv shim finds its root through
     // HOME), then run it by absolute path with the isolated one.

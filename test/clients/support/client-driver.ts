@@ -33,8 +33,8 @@ export interface ClientDefinition {
   /** Used in test titles and bucket names: lowercase letters, digits and hyphens. */
   name: string;
   /**
-   * The signature version of the client's presigned URLs. The gateway verifies SigV4 only and refuses
-   * SigV2 query signatures with `InvalidRequest`; a `v2` client's presign test checks that refusal.
+   * The signature version of the client's presigned URLs. The gateway accepts SigV4 and, for GET and HEAD,
+   * SigV2 query signatures (what `s3cmd signurl` and boto3's default presigner make).
    */
   presignSignature: 'v4' | 'v2';
   /** Checks that the client is installed (and the right version), then writes its config. */

@@ -421,14 +421,6 @@ describe('rejected requests', () => {
     ]);
   });
 
-  it('rejects a SigV2 presigned URL, saying SigV4 is required', () => {
-    const error = reject({
-      ...get(),
-      query: { AWSAccessKeyId: 'AKID', Expires: '1700000000', Signature: 'abc=' },
-    });
-    expect(error.code).toBe('InvalidRequest');
-  });
-
   it('rejects both an Authorization header and a presigned query at once', async () => {
     const presigned = await presign(unsigned('GET', '/bucket/k'));
     const headerSigned = await signHeader(get());

@@ -23,12 +23,17 @@ export async function copySource(op: Operation): Promise<CopySource> {
   const [path, query] = header.split('?', 2) as [string, string | undefined];
   if (query !== undefined) {
     const versionId = new URLSearchParams(query).get('versionId');
-    if (versionId !== null && versionId !== 'null') throw errors.notImplemented('Copying a specific object version');
+    if (versionId !== null && versionId !== 'null')
+      throw errors.notImplemented('Copying a specific object version');
   }
   const decoded = decodeComponent(path.startsWith('/') ? path.slice(1) : path);
   const slash = decoded.indexOf('/');
   if (slash <= 0 || slash === decoded.length - 1) {
-    throw errors.invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', header);
+    throw errors.invalidArgument(
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey',
+      'x-amz-copy-source',
+      header,
+    );
   }
   const bucket = decoded.slice(0, slash);
   const key = decoded.slice(slash + 1);
@@ -54,7 +59,8 @@ export async function copyObject(op: Operation): Promise<Response> {
     throw errors.invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', directive);
   }
   const target = op.routes.resolve(op.bucket);
-  const sameObject = target.backend === source.route.backend && target.bucket === source.route.bucket && op.key === source.key;
+  const sameObject =
+    target.backend === source.route.backend && target.bucket === source.route.bucket && op.key === source.key;
   if (sameObject && directive === 'COPY') {
     throw errors.invalidRequest(
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -67,7 +73,12 @@ export async function copyObject(op: Operation): Promise<Response> {
 
   let info: ObjectInfo;
   if (target.backend === source.route.backend) {
-    info = await target.backend.copyObject({ bucket: source.route.bucket, key: source.key }, target.bucket, op.key, metadata);
+    info = await target.backend.copyObject(
+      { bucket: source.route.bucket, key: source.key },
+      target.bucket,
+      op.key,
+      metadata,
+    );
   } else {
     const { body } = await source.route.backend.getObject(source.route.bucket, source.key);
     info = await target.backend.putObject(target.bucket, op.key, body, source.info.size, metadata);
@@ -80,7 +91,11 @@ export function copySourceRange(header: string | null, size: number): ByteRange 
   if (header === null) return undefined;
   const match = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
   if (!match) {
-    throw errors.invalidArgument('The x-amz-copy-source-range value must be of the form bytes=first-last', 'x-amz-copy-source-range', header);
+    throw errors.invalidArgument(
+      'The x-amz-copy-source-range value must be of the form bytes=first-last',
+      'x-amz-copy-source-range',
+      header,
+    );
   }
   const start = Number(match[1]);
   const end = Number(match[2]);

@@ -8,7 +8,8 @@ import { OWNER } from './buckets.js';
 export function encoderFor(op: Operation): (s: string) => string {
   const type = op.query.get('encoding-type');
   if (type === undefined) return (s) => s;
-  if (type !== 'url') throw errors.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', type);
+  if (type !== 'url')
+    throw errors.invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', type);
   return (s) => encodeURIComponent(s).replace(/%2F/g, '/');
 }
 
@@ -77,7 +78,11 @@ export async function listObjectsV2(op: Operation): Promise<Response> {
   if (token !== undefined) {
     after = Buffer.from(token, 'base64url').toString('utf8');
     if (token === '' || Buffer.from(after, 'utf8').toString('base64url') !== token) {
-      throw errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+      throw errors.invalidArgument(
+        'The continuation token provided is incorrect',
+        'continuation-token',
+        token,
+      );
     }
   }
   const encode = encoderFor(op);
@@ -92,7 +97,9 @@ export async function listObjectsV2(op: Operation): Promise<Response> {
       KeyCount: page.objects.length + page.commonPrefixes.length,
       ContinuationToken: token,
       NextContinuationToken:
-        page.isTruncated && page.last !== undefined ? Buffer.from(page.last, 'utf8').toString('base64url') : undefined,
+        page.isTruncated && page.last !== undefined
+          ? Buffer.from(page.last, 'utf8').toString('base64url')
+          : undefined,
       StartAfter: startAfter === undefined ? undefined : encode(startAfter),
       IsTruncated: page.isTruncated,
       Contents: contents(page, encode, op.query.get('fetch-owner') === 'true'),

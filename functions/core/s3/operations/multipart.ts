@@ -93,9 +93,11 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
     throw errors.malformedXML();
   }
   for (let i = 1; i < requested.length; i++) {
-    if (requested[i]!.partNumber <= requested[i - 1]!.partNumber) throw errors.invalidPartOrder();
+    if (requested[i].partNumber <= requested[i - 1].partNumber) throw errors.invalidPartOrder();
   }
-  const stored = new Map((await route.backend.listParts(route.bucket, op.key, uploadId)).map((p) => [p.partNumber, p]));
+  const stored = new Map(
+    (await route.backend.listParts(route.bucket, op.key, uploadId)).map((p) => [p.partNumber, p]),
+  );
   requested.forEach((want, i) => {
     const have = stored.get(want.partNumber);
     if (!have || bareEtag(have.etag) !== want.etag) throw errors.invalidPart();
@@ -130,7 +132,9 @@ export async function listParts(op: Operation): Promise<Response> {
   const uploadId = uploadIdOf(op);
   const maxParts = intParam(op, 'max-parts', 1000, 0, 1000);
   const marker = intParam(op, 'part-number-marker', 0, 0, MAX_PART_NUMBER);
-  const all = (await route.backend.listParts(route.bucket, op.key, uploadId)).filter((p) => p.partNumber > marker);
+  const all = (await route.backend.listParts(route.bucket, op.key, uploadId)).filter(
+    (p) => p.partNumber > marker,
+  );
   const page = all.slice(0, maxParts);
   const truncated = all.length > page.length;
   return xmlResponse(
@@ -142,10 +146,15 @@ export async function listParts(op: Operation): Promise<Response> {
       Owner: OWNER,
       StorageClass: 'STANDARD',
       PartNumberMarker: marker,
-      NextPartNumberMarker: page.length ? page[page.length - 1]!.partNumber : undefined,
+      NextPartNumberMarker: page.length ? page[page.length - 1].partNumber : undefined,
       MaxParts: maxParts,
       IsTruncated: truncated,
-      Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: p.lastModified, ETag: p.etag, Size: p.size })),
+      Part: page.map((p) => ({
+        PartNumber: p.partNumber,
+        LastModified: p.lastModified,
+        ETag: p.etag,
+        Size: p.size,
+      })),
     }),
   );
 }
@@ -164,7 +173,9 @@ function compareKeys(a: string, b: string): number {
 function afterMarkers(uploads: UploadInfo[], keyMarker: string, uploadIdMarker: string): UploadInfo[] {
   if (keyMarker === '') return uploads;
   const resumeAfter =
-    uploadIdMarker === '' ? -1 : uploads.findIndex((u) => u.key === keyMarker && u.uploadId === uploadIdMarker);
+    uploadIdMarker === ''
+      ? -1
+      : uploads.findIndex((u) => u.key === keyMarker && u.uploadId === uploadIdMarker);
   return uploads.filter((u, i) => {
     const order = compareKeys(u.key, keyMarker);
     return order > 0 || (order === 0 && resumeAfter >= 0 && i > resumeAfter);

@@ -51,11 +51,10 @@ export async function putObject(op: Operation): Promise<Response> {
   // A checksum sent as a header is known before the body: it is stored with the object like any other
   // marker. One from a trailer (or computed at the client's request) is only known once the body has
   // passed, so its marker is handed over late.
-  let late: (() => Record<string, string>) | undefined = () => checksumMarkers(digests());
-  if (checksum?.value !== undefined) {
-    Object.assign(metadata.internal, checksumMarkers({ checksum: { algorithm: checksum.algorithm, value: checksum.value } }));
-    late = undefined;
-  }
+  const known =
+    checksum?.value === undefined ? undefined : { algorithm: checksum.algorithm, value: checksum.value };
+  if (known) Object.assign(metadata.internal, checksumMarkers({ checksum: known }));
+  const late = known ? undefined : () => checksumMarkers(digests());
   const info = await route.backend.putObject(route.bucket, op.key, body, size, metadata, late);
   return new Response(null, { status: 200, headers: { etag: info.etag, ...checksumHeaders(digests()) } });
 }
@@ -118,7 +117,9 @@ export async function getObject(op: Operation): Promise<Response> {
     headers.set('content-length', String(served ? served.end - served.start + 1 : info.size));
     if (!served) addChecksum(op, info, headers);
   }
-  if (partNumber !== undefined && info.partsCount) headers.set('x-amz-mp-parts-count', String(info.partsCount));
+  if (partNumber !== undefined && info.partsCount) {
+    headers.set('x-amz-mp-parts-count', String(info.partsCount));
+  }
   return new Response(ReadableStream.from(body), { status, headers });
 }
 
@@ -140,7 +141,9 @@ export async function headObject(op: Operation): Promise<Response> {
     headers.set('content-length', String(info.size));
     addChecksum(op, info, headers);
   }
-  if (partNumber !== undefined && info.partsCount) headers.set('x-amz-mp-parts-count', String(info.partsCount));
+  if (partNumber !== undefined && info.partsCount) {
+    headers.set('x-amz-mp-parts-count', String(info.partsCount));
+  }
   return new Response(null, { status, headers });
 }
 
@@ -184,7 +187,8 @@ export async function deleteObjects(op: Operation): Promise<Response> {
 }
 
 function hasChecksumHeader(headers: Headers): boolean {
-  for (const [name] of headers) if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-mode') return true;
+  for (const [name] of headers) {
+    if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-mode') return true;
+  }
   return headers.has('x-amz-trailer');
 }
-

@@ -1,0 +1,141 @@
+/**
+ * The filesystem backend's `tmp/` folder, where every file and folder is built before one rename(2) puts it
+ * in place. `tmp/` sits under the root, on the same file system as the buckets, so the rename is atomic: a
+ * crash mid-write never leaves a partial object visible, and an object's data and record appear together.
+ * Files are fsync'd before the rename; the directory entry itself is not (a power cut right after a write may
+ * lose that write, never expose a torn one). Leftovers of a crash are removed once they are a day old.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+
+import { hasCode } from './errno.js';
+import { BufferedWriter } from './file-io.js';
+import { encodeTrailer, type StoredRecord } from './object-file.js';
+
+const STALE_TMP_MS = 24 * 60 * 60 * 1000;
+/** A delete may prune a parent folder between creating it and the rename; this many tries cover that race. */
+const PUBLISH_ATTEMPTS = 4;
+
+export class StagingArea {
+  private prepared: Promise<void> | undefined;
+
+  /** @param dir the `tmp/` folder; created on first use, with its parents. */
+  constructor(private readonly dir: string) {}
+
+  /** Creates the folder once, and clears what crashed writes left in it long ago. */
+  ready(): Promise<void> {
+    this.prepared ??= (async () => {
+      await mkdir(this.dir, { recursive: true });
+      const cutoff = Date.now() - STALE_TMP_MS;
+      for (const name of await readdir(this.dir)) {
+        const path = join(this.dir, name);
+        const info = await stat(path).catch(() => undefined);
+        if (info && info.mtimeMs < cutoff)
+          await rm(path, { recursive: true, force: true }).catch(() => undefined);
+      }
+    })().catch((error: unknown) => {
+      // A failed preparation is retried by the next request rather than cached.
+      this.prepared = undefined;
+      throw error;
+    });
+    return this.prepared;
+  }
+
+  /**
+   * Writes one object file (see object-file.ts) and renames it to `path`. `fill` streams the data into the
+   * writer and returns the record, which is appended after the data; if `fill` throws, nothing is published.
+   * Folders between `base` (which must exist) and `path` are created as needed, but never `base` itself, so
+   * a write racing the removal of its bucket cannot bring the bucket's folder back without its marker.
+   *
+   * @throws the file system's error, ENOENT when `base` is gone.
+   */
+  async writeObjectFile(
+    path: string,
+    base: string,
+    fill: (out: BufferedWriter) => Promise<Omit<StoredRecord, 'lastModified'>>,
+  ): Promise<StoredRecord> {
+    await this.ready();
+    const tmp = this.tmpPath();
+    const handle = await open(tmp, 'wx');
+    let closed = false;
+    try {
+      const out = new BufferedWriter(handle, 0);
+      const draft = await fill(out);
+      if (out.written !== draft.size) {
+        throw new Error(`wrote ${out.written} bytes of data for a record of ${draft.size}`);
+      }
+      const record: StoredRecord = { ...draft, lastModified: new Date().toISOString() };
+      await out.write(encodeTrailer(record));
+      await out.flush();
+      await handle.datasync();
+      closed = true;
+      await handle.close();
+      await this.publish(tmp, path, base);
+      return record;
+    } catch (error) {
+      if (!closed) await handle.close().catch(() => undefined);
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Builds a folder with `build` and renames it to `target`, so the folder never exists half-built.
+   *
+   * @throws the file system's error (EEXIST or ENOTEMPTY when `target` already exists).
+   */
+  async publishFolder(target: string, build: (dir: string) => Promise<void>): Promise<void> {
+    await this.ready();
+    const staging = this.tmpPath();
+    await mkdir(staging);
+    try {
+      await build(staging);
+      await rename(staging, target);
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Moves a folder here (atomically out of sight), then deletes it. False if it did not exist. */
+  async discard(dir: string): Promise<boolean> {
+    await this.ready();
+    const trash = this.tmpPath();
+    try {
+      await rename(dir, trash);
+    } catch (error) {
+      if (hasCode(error, 'ENOENT')) return false;
+      throw error;
+    }
+    await rm(trash, { recursive: true, force: true });
+    return true;
+  }
+
+  private tmpPath(): string {
+    return join(this.dir, randomBytes(12).toString('hex'));
+  }
+
+  private async publish(tmp: string, path: string, base: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await rename(tmp, path);
+        return;
+      } catch (error) {
+        if (!hasCode(error, 'ENOENT') || attempt === PUBLISH_ATTEMPTS) throw error;
+      }
+      await makeParents(path, base);
+    }
+  }
+}
+
+/** Creates the folders between `base` and `path`, one level at a time and never `base` itself. */
+async function makeParents(path: string, base: string): Promise<void> {
+  let dir = base;
+  for (const name of relative(base, path).split(sep).slice(0, -1)) {
+    dir = join(dir, name);
+    await mkdir(dir).catch((error: unknown) => {
+      if (!hasCode(error, 'EEXIST')) throw error;
+    });
+  }
+}
