@@ -46,13 +46,28 @@ export interface FunctionUrlEvent {
 }
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD']);
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * Header values in the event are text decoded from the wire as UTF-8, while the core, like Node's HTTP
+ * server, sees each header byte as one character (latin1). Non-ASCII values are turned back into their
+ * bytes so both edges hand the core the same strings (and a character above U+00FF cannot break `Headers`).
+ */
+function wireBytes(value: string): string {
+  return NON_ASCII.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
+}
+
+/** The reverse of {@link wireBytes}, for the prelude, which the function URL writes out as UTF-8. */
+function wireText(value: string): string {
+  return NON_ASCII.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
+}
 
 /** Turns a function URL event into the core's Web `Request` plus the raw path and query SigV4 needs. */
 export function toWebRequest(event: FunctionUrlEvent): { request: Request; ctx: RequestContext } {
   const method = event.requestContext.http.method.toUpperCase();
   const headers = new Headers();
   for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (value !== undefined) headers.set(name, value);
+    if (value !== undefined) headers.set(name, wireBytes(value));
   }
   if (event.cookies !== undefined && event.cookies.length > 0)
     headers.set('cookie', event.cookies.join('; '));
@@ -106,12 +121,12 @@ export function limitResponse(response: Response, method: string, resource: stri
 function metadataOf(response: Response, method: string): HttpResponseMetadata {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
-    if (name !== 'set-cookie') headers[name] = value;
+    if (name !== 'set-cookie') headers[name] = wireText(value);
   });
   if (response.body === null && method !== 'HEAD' && headers['content-length'] === undefined) {
     headers['content-length'] = '0';
   }
-  const cookies = response.headers.getSetCookie();
+  const cookies = response.headers.getSetCookie().map(wireText);
   return cookies.length > 0
     ? { statusCode: response.status, headers, cookies }
     : { statusCode: response.status, headers };

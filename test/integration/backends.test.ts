@@ -871,8 +871,9 @@ describe('filesystem backend', () => {
       }),
     );
     // Names it did not write (other spellings of a segment, stray files) are not taken for keys.
-    for (const name of ['%61', '%2e', '.hidden', 'a%2', 'x@obj', '%C3'])
+    for (const name of ['%61', '%2e', '.hidden', 'a%2', 'x@obj', '%C3']) {
       expect(decodeSegment(name)).toBeUndefined();
+    }
   });
 
   it('prunes the folders a delete leaves empty', async () => {

@@ -126,6 +126,11 @@ describe('the function URL event becomes a Web Request', () => {
     expect(request.headers.get('cookie')).toBe('a=1; b=2');
   });
 
+  it('hands non-ASCII header values to the core as their UTF-8 bytes, as the Node server does', () => {
+    const { request } = toWebRequest(event({ headers: { 'x-amz-meta-note': 'naïve ✓' } }));
+    expect(request.headers.get('x-amz-meta-note')).toBe(Buffer.from('naïve ✓', 'utf8').toString('latin1'));
+  });
+
   it('gives GET and HEAD no body even when the event carries one', () => {
     const { request } = toWebRequest(event({ method: 'HEAD', body: 'x' }));
     expect(request.body).toBeNull();
@@ -310,6 +315,20 @@ describe('the real handler through the function URL emulator', () => {
     expect(found.headers['x-amzn-remapped-content-length']).toBe('12');
     const missing = await signedRequest(gateway.endpoint, { method: 'HEAD', path: `/${bucket}/no-such-key` });
     expect(missing.status).toBe(404);
+  });
+
+  it('round-trips non-ASCII user metadata byte for byte', async () => {
+    const wire = Buffer.from('naïve ✓', 'utf8').toString('latin1'); // how Node carries the raw bytes
+    const put = await signedRequest(gateway.endpoint, {
+      method: 'PUT',
+      path: `/${bucket}/meta`,
+      headers: { 'x-amz-meta-note': wire },
+      body: 'm',
+    });
+    expect(put.status).toBe(200);
+    expect(lastEvent().headers?.['x-amz-meta-note']).toBe('naïve ✓');
+    const head = await signedRequest(gateway.endpoint, { method: 'HEAD', path: `/${bucket}/meta` });
+    expect(head.headers['x-amz-meta-note']).toBe(wire);
   });
 
   it('keeps 204 and 304 statuses', async () => {

@@ -352,7 +352,9 @@ describe.each(BACKENDS)('S3 API on the %s backend', (backend) => {
     });
 
     it('stores an empty object', async () => {
-      const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'empty', Body: '' }));
+      const put = await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: 'empty', Body: Buffer.alloc(0) }),
+      );
       expect(put.ETag).toBe('"d41d8cd98f00b204e9800998ecf8427e"');
       const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'empty' }));
       expect(head.ContentLength).toBe(0);

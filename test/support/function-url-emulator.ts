@@ -247,6 +247,21 @@ function decodedQuery(raw: string): Record<string, string> | undefined {
   return params;
 }
 
+/** Node reads header bytes as latin1; the event carries them as UTF-8 text (where they are valid UTF-8). */
+function utf8Text(latin1: string): string {
+  if (!/[^\x00-\x7f]/.test(latin1)) return latin1;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(latin1, 'latin1'));
+  } catch {
+    return latin1;
+  }
+}
+
+/** The prelude's header values are text; they go on the wire as UTF-8 (Node writes header strings as latin1). */
+function utf8Bytes(text: string): string {
+  return /[^\x00-\x7f]/.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
+}
+
 /** Builds the payload format 2.0 event for a request, as a function URL does. */
 export function buildEvent(req: IncomingMessage, body: Buffer, requestId: string): FunctionUrlEvent {
   const target = req.url ?? '/';
@@ -257,7 +272,7 @@ export function buildEvent(req: IncomingMessage, body: Buffer, requestId: string
   let cookies: string[] | undefined;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i].toLowerCase();
-    const value = req.rawHeaders[i + 1];
+    const value = utf8Text(req.rawHeaders[i + 1]);
     if (name === 'connection' || name === 'keep-alive') continue;
     if (name === 'cookie') {
       cookies = [...(cookies ?? []), ...value.split(/;\s*/).filter((c) => c !== '')];
@@ -416,14 +431,15 @@ class FrontEnd {
 
   private start(status: number, headers: Record<string, string>, cookies: string[]): void {
     const out: Record<string, string | string[]> = {};
-    for (const [rawName, value] of Object.entries(headers)) {
+    for (const [rawName, text] of Object.entries(headers)) {
       const name = rawName.toLowerCase();
+      const value = utf8Bytes(text);
       if (name === 'transfer-encoding') continue;
       if ((name === 'content-length' && this.contentLength === 'remapped') || name === 'connection') {
         out[`x-amzn-remapped-${name}`] = value;
       } else out[name] = value;
     }
-    if (cookies.length > 0) out['set-cookie'] = cookies;
+    if (cookies.length > 0) out['set-cookie'] = cookies.map(utf8Bytes);
     out['x-amzn-requestid'] = this.requestId;
     this.state = 'body';
     this.res.writeHead(status, out);

@@ -141,8 +141,9 @@ async function sortedEntries(dir: string, keyPrefix: string): Promise<DirEntry[]
     let entry: DirEntry | undefined;
     if (dirent.isFile() && dirent.name.endsWith(OBJECT_SUFFIX)) {
       const segment = decodeSegment(dirent.name.slice(0, -OBJECT_SUFFIX.length));
-      if (segment !== undefined)
+      if (segment !== undefined) {
         entry = { kind: 'object', fsName: dirent.name, sortKey: keyPrefix + segment };
+      }
     } else if (dirent.isDirectory()) {
       const segment = decodeSegment(dirent.name);
       if (segment !== undefined) {

@@ -117,8 +117,9 @@ async function readRecordFrom(handle: FileHandle, path: string): Promise<StoredR
   if (!json) throw corrupt(path, 'shrank while being read');
   const record = parseRecord(json.toString('utf8'));
   if (!record) throw corrupt(path, 'malformed record');
-  if (record.size !== dataLength)
+  if (record.size !== dataLength) {
     throw corrupt(path, `holds ${dataLength} bytes of data, its record says ${record.size}`);
+  }
   return record;
 }
 

@@ -17,6 +17,7 @@ const STALE_TMP_MS = 24 * 60 * 60 * 1000;
 /** A delete may prune a parent folder between creating it and the rename; this many tries cover that race. */
 const PUBLISH_ATTEMPTS = 4;
 
+/** Builds object files and folders out of sight and renames each into place whole. */
 export class StagingArea {
   private prepared: Promise<void> | undefined;
 
@@ -31,8 +32,9 @@ export class StagingArea {
       for (const name of await readdir(this.dir)) {
         const path = join(this.dir, name);
         const info = await stat(path).catch(() => undefined);
-        if (info && info.mtimeMs < cutoff)
+        if (info && info.mtimeMs < cutoff) {
           await rm(path, { recursive: true, force: true }).catch(() => undefined);
+        }
       }
     })().catch((error: unknown) => {
       // A failed preparation is retried by the next request rather than cached.
