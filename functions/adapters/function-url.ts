@@ -69,16 +69,18 @@ export function toWebRequest(event: FunctionUrlEvent): { request: Request; ctx: 
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (value !== undefined) headers.set(name, wireBytes(value));
   }
-  if (event.cookies !== undefined && event.cookies.length > 0)
-    headers.set('cookie', event.cookies.join('; '));
+  if (event.cookies !== undefined && event.cookies.length > 0) {
+    headers.set('cookie', wireBytes(event.cookies.join('; ')));
+  }
 
   let body: Buffer | undefined;
   if (!NO_BODY_METHODS.has(method) && event.body !== undefined && event.body !== '') {
     body = Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   }
   // The body arrived whole, so its length is known even when the client streamed it without one.
-  if (body !== undefined && !headers.has('content-length'))
+  if (body !== undefined && !headers.has('content-length')) {
     headers.set('content-length', String(body.length));
+  }
 
   // The URL is a placeholder: a Web URL is normalised, so the core reads ctx.rawPath/rawQuery instead.
   const request = new Request('https://gateway.invalid/', { method, headers, body });

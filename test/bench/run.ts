@@ -5,6 +5,7 @@
  * server's peak RSS against a 150 MiB target. Exits non-zero on errors and mismatches only.
  */
 import { randomBytes } from 'node:crypto';
+import { Agent } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,7 +108,11 @@ async function bench(
   const gateway = await startGatewayProcess({ repoRoot: REPO_ROOT, dataDir, credentials });
   started(gateway);
   const rssAfterStartBytes = readMemoryStatus(gateway.pid).rssBytes;
-  const target = { endpoint: gateway.endpoint, credentials };
+  const target = {
+    endpoint: gateway.endpoint,
+    credentials,
+    agent: new Agent({ keepAlive: true, maxSockets: 1 }),
+  };
   progress(`server pid ${gateway.pid} at ${gateway.endpoint}; CreateBucket ${BUCKET}`);
   await createBucket(target, BUCKET);
 
@@ -120,6 +125,7 @@ async function bench(
   const get = await measure(() => getObjectHashed(target, OBJECT_PATH), gateway.pid);
   verify('GetObject (bytes received)', get, size, sourceSha256);
   const peakRssAfterGetBytes = readMemoryStatus(gateway.pid).peakRssBytes;
+  target.agent.destroy();
 
   return formatReport({
     facts,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { encodePath, signRequest, type SigningCredentials } from './sigv4-signer.js';
@@ -13,6 +13,12 @@ export interface S3Target {
   /** `http://host:port`, as the server printed it. */
   endpoint: string;
   credentials: SigningCredentials;
+  /**
+   * A keep-alive agent, as SDKs use. With `Connection: close` (Node's agent-less default) a server that
+   * answers an upload early (404, 403) closes the socket behind its answer, and the client sees EPIPE
+   * instead of the answer.
+   */
+  agent: Agent;
 }
 
 /** One timed transfer and the sha256 of the bytes that went over the wire. */
@@ -45,11 +51,13 @@ function startRequest(target: S3Target, method: string, path: string, extra: Rec
     method,
     path: encodePath(path),
     headers,
-    agent: false,
+    agent: target.agent,
   });
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     req.once('response', resolve);
-    req.once('error', reject);
+    // Kept for the request's life: an error after the answer must not surface as an unhandled 'error' event.
+    req.on('error', reject);
+    req.once('close', () => reject(new Error(`the connection closed before ${method} ${path} was answered`)));
   });
   // The upload loop may fail first; the caller still looks at the response then, so never leave it unhandled.
   response.catch(() => undefined);
@@ -74,6 +82,8 @@ async function expectStatus(res: IncomingMessage, what: string): Promise<void> {
 
 /** Resolves once the request can take more data; rejects if the connection fails meanwhile. */
 function drained(req: ClientRequest): Promise<void> {
+  // 'close' may have passed already: waiting for it again would wait forever.
+  if (req.destroyed) return Promise.reject(new Error('the connection closed during the upload'));
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       req.off('drain', onDrain);
@@ -131,11 +141,10 @@ export async function putObjectFromFile(
     }
     req.end(() => (bodySent = performance.now()));
   } catch (error) {
-    // A server that rejects an upload may answer before the body is sent, and the client closes the socket
-    // after that answer: the answer says more than the broken pipe, so it is read before giving up.
+    // A server that rejects an upload may answer before the body is sent and then drop the connection: its
+    // answer says more than the broken pipe, so it is read before giving up.
     try {
       const early = await Promise.race([response.catch(() => undefined), delay(1000)]);
-      console.error('DEBUG early', early?.statusCode, String(error));
       if (early) await expectStatus(early, `PutObject ${path}`);
     } finally {
       req.destroy();

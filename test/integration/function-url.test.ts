@@ -20,6 +20,7 @@ import {
   writeToResponseStream,
   type FunctionUrlEvent,
 } from '../../functions/adapters/function-url.js';
+import type { LambdaResponseStream } from '../../functions/adapters/awslambda.js';
 import type { Gateway } from '../../functions/core/gateway.js';
 import { jsonLogger } from '../../functions/core/logger.js';
 import type { RequestContext } from '../../functions/core/request-context.js';
@@ -242,7 +243,8 @@ describe('the real handler through the function URL emulator', () => {
   const bucket = 'function-url-edge';
 
   beforeAll(async () => {
-    gateway = await startFunctionUrlGateway();
+    // Pinned, so the suite checks the same thing whatever SEALGATE_EMULATOR_CONTENT_LENGTH says.
+    gateway = await startFunctionUrlGateway({ contentLength: 'remapped' });
     s3 = gateway.client();
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   });
@@ -419,6 +421,48 @@ describe('the real handler through the function URL emulator', () => {
     );
     expect(bodies).toEqual(keys);
     expect(new Set(gateway.emulator.invocations.map((i) => i.container)).size).toBeGreaterThan(1);
+  });
+});
+
+describe('the emulator behaves like Lambda where adapters go wrong', () => {
+  const emulators: FunctionUrlEmulator[] = [];
+  afterAll(async () => {
+    for (const e of emulators) await e.close();
+  });
+
+  async function endpointFor(body: (stream: LambdaResponseStream) => void): Promise<string> {
+    const handler = awslambda.streamifyResponse<FunctionUrlEvent>(async (_event, stream) => {
+      body(awslambda.HttpResponseStream.from(stream, { statusCode: 404, headers: { 'x-custom': 'yes' } }));
+      await new Promise((done) => stream.once('finish', done));
+    });
+    const emulator = await startFunctionUrlEmulator({ environment: {}, handler });
+    emulators.push(emulator);
+    return emulator.endpoint;
+  }
+
+  it('loses the status and headers when the stream ends without a write', async () => {
+    const got = await rawRequest(await endpointFor((stream) => stream.end()), { method: 'GET', path: '/' });
+    expect(got.status).toBe(200);
+    expect(got.headers['x-custom']).toBeUndefined();
+  });
+
+  it('answers 502 when end(chunk) sends body bytes without the prelude', async () => {
+    const got = await rawRequest(await endpointFor((stream) => stream.end('Not Found')), {
+      method: 'GET',
+      path: '/',
+    });
+    expect(got.status).toBe(502);
+  });
+
+  it('sends the status and headers once a write carries the prelude', async () => {
+    const endpoint = await endpointFor((stream) => {
+      stream.write('Not Found');
+      stream.end();
+    });
+    const got = await rawRequest(endpoint, { method: 'GET', path: '/' });
+    expect(got.status).toBe(404);
+    expect(got.headers['x-custom']).toBe('yes');
+    expect(got.body.toString()).toBe('Not Found');
   });
 });
 

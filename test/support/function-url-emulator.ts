@@ -529,8 +529,9 @@ export async function startFunctionUrlEmulator(
     try {
       await container.handler(event, stream, context);
       if (!stream.writableEnded) throw new Error('the handler returned without ending its response stream');
-      if (!stream.writableFinished)
+      if (!stream.writableFinished) {
         await new Promise((done) => stream.once('finish', done).once('close', done));
+      }
       front.finish();
     } catch (error) {
       if (process.env.SEALGATE_TEST_LOG === '1') {

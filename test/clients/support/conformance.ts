@@ -138,7 +138,7 @@ function forgeSignature(url: string): string {
   return url.replace(/([?&](?:X-Amz-Signature|Signature)=)([^&]+)/, (_, name: string, value: string) => {
     if (name.includes('X-Amz')) return name + value.slice(0, -1) + (value.endsWith('0') ? '1' : '0');
     const bytes = Buffer.from(decodeURIComponent(value), 'base64');
-    bytes[0] = bytes[0]! ^ 1;
+    bytes[0] = bytes[0] ^ 1;
     return name + encodeURIComponent(bytes.toString('base64'));
   });
 }

@@ -21,8 +21,8 @@ describe('parseXml', () => {
     expect(root.name).toBe('CompleteMultipartUpload');
     const parts = children(root, 'Part');
     expect(parts).toHaveLength(2);
-    expect(child(parts[0]!, 'ETag')?.text).toBe('"a&b"');
-    expect(child(parts[1]!, 'PartNumber')?.text).toBe('2');
+    expect(child(parts[0], 'ETag')?.text).toBe('"a&b"');
+    expect(child(parts[1], 'PartNumber')?.text).toBe('2');
   });
 
   it.each([
