@@ -149,7 +149,10 @@ async function main(): Promise<number> {
     rmSync(root, { recursive: true, force: true });
   };
   // Ctrl-C must not leave a server running or a GiB in the temp folder.
-  const interrupted = () => {
+  let signalled: NodeJS.Signals | undefined;
+  const interrupted = (signal: NodeJS.Signals) => {
+    signalled = signal;
+    progress(`${signal}: stopping the server and removing ${root}`);
     void cleanup().finally(() => process.exit(130));
   };
   // Last resort if the process ends without reaching `finally` (an unsettled await, process.exit elsewhere).
@@ -169,6 +172,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${report}\n`);
     return 0;
   } catch (error) {
+    // Stopping the server on a signal breaks the transfer in flight: that is not a finding.
+    if (signalled) return 130;
     progress(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     const log = gateway?.logTail();
     if (log) progress(`server log (last lines):\n${log}`);

@@ -119,7 +119,8 @@ export async function createBucket(target: S3Target, bucket: string): Promise<vo
 
 /**
  * PutObject streamed from a file with a known Content-Length and an unsigned payload, honouring the
- * socket's backpressure, hashing exactly the bytes written to the request.
+ * socket's backpressure, hashing exactly the bytes written to the request. A server that answers before
+ * the body is sent (an auth or bucket error) stops the upload: its answer is the error reported.
  */
 export async function putObjectFromFile(
   target: S3Target,
@@ -127,32 +128,46 @@ export async function putObjectFromFile(
   file: string,
   size: number,
 ): Promise<PutTransfer> {
+  const what = `PutObject ${path}`;
   const started = performance.now();
   const { req, response } = startRequest(target, 'PUT', path, { 'content-length': String(size) });
+  let early: IncomingMessage | undefined;
+  response.then((res) => (early = res)).catch(() => undefined);
   const hash = createHash('sha256');
   let bytes = 0;
   let bodySent = 0;
   try {
     for await (const chunk of createReadStream(file, { highWaterMark: CHUNK_BYTES })) {
+      if (early) break;
       const buffer = chunk as Buffer;
       hash.update(buffer);
       bytes += buffer.length;
-      if (!req.write(buffer)) await drained(req);
+      if (!req.write(buffer)) {
+        // Node's client may stop flushing once an answer is in, so 'drain' alone could wait forever.
+        const writable = drained(req);
+        writable.catch(() => undefined);
+        await Promise.race([writable, response]);
+      }
     }
-    req.end(() => (bodySent = performance.now()));
+    if (!early) req.end(() => (bodySent = performance.now()));
   } catch (error) {
-    // A server that rejects an upload may answer before the body is sent and then drop the connection: its
-    // answer says more than the broken pipe, so it is read before giving up.
+    // The connection broke: if an answer came first, it says more than the broken pipe.
+    early ??= await Promise.race([response.catch(() => undefined), delay(1000, undefined)]);
+    if (!early) {
+      req.destroy();
+      throw error;
+    }
+  }
+  if (early && bytes < size) {
     try {
-      const early = await Promise.race([response.catch(() => undefined), delay(1000)]);
-      if (early) await expectStatus(early, `PutObject ${path}`);
+      await expectStatus(early, what);
+      throw new Error(`${what} was answered before its body was sent`);
     } finally {
       req.destroy();
     }
-    throw error;
   }
   const res = await response;
-  await expectStatus(res, `PutObject ${path}`);
+  await expectStatus(res, what);
   res.resume();
   return {
     bytes,

@@ -1,9 +1,11 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLogger } from '../../functions/core/logger.js';
 import { startLocalServer, type LocalServer } from '../../functions/handlers/local-server.js';
+import { createTestCertificate } from './tls.js';
 
 /** The credentials every test gateway is started with. */
 export const TEST_CREDENTIALS = {
@@ -21,6 +23,8 @@ export interface TestGateway {
   endpoint: string;
   dataDir: string;
   server: LocalServer;
+  /** With `tls`: the PEM file of the gateway's self-signed certificate, for clients to trust as their CA. */
+  caFile?: string;
   /** An SDK v3 client with default settings (checksums on: aws-chunked uploads with trailers). */
   client(overrides?: Partial<S3ClientConfig>): S3Client;
   close(): Promise<void>;
@@ -34,6 +38,11 @@ export interface TestGatewayOptions {
   extraYaml?: string;
   /** Default: `SEALGATE_TEST_TARGET` from the environment, else `server`. */
   target?: GatewayTarget;
+  /**
+   * Serve HTTPS with a throwaway self-signed certificate for 127.0.0.1 and localhost (the `server` target
+   * only). `client()` trusts it; other clients are given `caFile`.
+   */
+  tls?: boolean;
 }
 
 /** The target named by `SEALGATE_TEST_TARGET` (default `server`), so a whole suite can run through either edge. */
@@ -65,12 +74,15 @@ export function testConfigYaml(dataDir: string, options: TestGatewayOptions): st
  */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   if ((options.target ?? defaultTarget()) === 'function-url') {
+    if (options.tls)
+      throw new Error('the function URL emulator serves plain HTTP only: tls needs the server target');
     const { startFunctionUrlGateway } = await import('./function-url-emulator.js');
     return startFunctionUrlGateway(options);
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'sealgate-test-'));
   const configFile = join(dataDir, 'sealgate.yaml');
   writeFileSync(configFile, testConfigYaml(dataDir, options));
+  const certificate = options.tls ? createTestCertificate(join(dataDir, 'tls')) : undefined;
   const server = await startLocalServer({
     host: '127.0.0.1',
     port: 0,
@@ -78,6 +90,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     configFile,
     env: { TEST_SECRET: TEST_CREDENTIALS.secretAccessKey },
     logger: jsonLogger(process.env.SEALGATE_TEST_LOG === '1' ? 'info' : 'silent'),
+    tls: certificate && { cert: certificate.cert, key: certificate.key },
   });
   const clients: S3Client[] = [];
   return {
@@ -85,6 +98,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     endpoint: server.endpoint,
     dataDir,
     server,
+    caFile: certificate?.certFile,
     client(overrides = {}) {
       const client = new S3Client({
         endpoint: server.endpoint,
@@ -92,6 +106,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
         forcePathStyle: true,
         credentials: TEST_CREDENTIALS,
         maxAttempts: 1,
+        // An agent of the client's own that trusts only this certificate: the process's trust stays alone.
+        ...(certificate && { requestHandler: { httpsAgent: new HttpsAgent({ ca: certificate.cert }) } }),
         ...overrides,
       });
       clients.push(client);

@@ -12,6 +12,7 @@ const AWS = '/usr/bin/aws';
 export const awsCli: ClientDefinition = {
   name: 'aws-cli',
   presignSignature: 'v4',
+  uploadPayloadModes: { http: ['?'], https: ['?'] },
   async create(context: DriverContext) {
     // Config and credentials files in the driver's folder, named by the variables aws-cli reads them from.
     const configFile = join(context.workDir, 'config');
@@ -28,6 +29,7 @@ export const awsCli: ClientDefinition = {
       // One attempt per request: a retry would hide a gateway error this suite should see.
       AWS_MAX_ATTEMPTS: '1',
       AWS_PAGER: '',
+      ...(context.caFile !== undefined && { AWS_CA_BUNDLE: context.caFile }),
     });
     const aws = async (...args: string[]) =>
       (await runClient(AWS, ['--endpoint-url', context.endpoint, ...args], { env })).stdout;

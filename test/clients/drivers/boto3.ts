@@ -7,6 +7,7 @@ const DRIVER_SCRIPT = fileURLToPath(new URL('./boto3_driver.py', import.meta.url
 export const boto3: ClientDefinition = {
   name: 'boto3',
   presignSignature: 'v2',
+  uploadPayloadModes: { http: ['?'], https: ['?'] },
   async create(context: DriverContext) {
     // Resolve the interpreter with the test's own environment (a pyenv shim finds its root through
     // HOME), then run it by absolute path with the isolated one.
@@ -22,6 +23,8 @@ export const boto3: ClientDefinition = {
       // Keep boto3 off any config file: these name files that do not exist.
       AWS_CONFIG_FILE: `${context.workDir}/no-config`,
       AWS_SHARED_CREDENTIALS_FILE: `${context.workDir}/no-credentials`,
+      // botocore's CA bundle setting, read from the environment like aws-cli's.
+      ...(context.caFile !== undefined && { AWS_CA_BUNDLE: context.caFile }),
     });
     const run = async (...args: string[]) =>
       (await runClient(python, [DRIVER_SCRIPT, ...args], { env })).stdout;

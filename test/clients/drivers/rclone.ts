@@ -10,6 +10,7 @@ export const rclone: ClientDefinition = {
   name: 'rclone',
   // The s3 backend's `rclone link` is a SigV4 presigned GetObject URL.
   presignSignature: 'v4',
+  uploadPayloadModes: { http: ['?'], https: ['?'] },
   async create(context: DriverContext) {
     const configFile = join(context.workDir, 'rclone.conf');
     await writeFile(
@@ -47,6 +48,8 @@ export const rclone: ClientDefinition = {
       '8M',
       '--multi-thread-streams',
       '4',
+      // The CA to trust instead of the system's, for an https endpoint.
+      ...(context.caFile !== undefined ? ['--ca-cert', context.caFile] : []),
     ];
     const run = async (...args: string[]) => (await runClient(RCLONE, [...args, ...flags], { env })).stdout;
     const path = (bucket: string, key = '') =>

@@ -9,8 +9,10 @@ export const s3cmd: ClientDefinition = {
   name: 's3cmd',
   // s3cmd 2.3's `signurl` signs with SigV2 only (S3/Crypto.py `sign_url_v2`), whatever `signature_v2` says.
   presignSignature: 'v2',
+  uploadPayloadModes: { http: ['?'], https: ['?'] },
   async create(context: DriverContext) {
-    const host = new URL(context.endpoint).host;
+    const endpoint = new URL(context.endpoint);
+    const host = endpoint.host;
     // Path-style addressing: host_bucket without `%(bucket)s`.
     const configFile = join(context.workDir, 's3cfg');
     await writeFile(
@@ -21,7 +23,11 @@ export const s3cmd: ClientDefinition = {
         `secret_key = ${context.secretAccessKey}`,
         `host_base = ${host}`,
         `host_bucket = ${host}`,
-        'use_https = False',
+        `use_https = ${endpoint.protocol === 'https:' ? 'True' : 'False'}`,
+        // Verify the certificate and the host name, against the test CA only when one is given.
+        'check_ssl_certificate = True',
+        'check_ssl_hostname = True',
+        ...(context.caFile !== undefined ? [`ca_certs_file = ${context.caFile}`] : []),
         'signature_v2 = False',
         'bucket_location = us-east-1',
         'progress_meter = False',

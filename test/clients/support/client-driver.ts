@@ -5,6 +5,12 @@ export interface DriverContext {
   secretAccessKey: string;
   /** A fresh temporary folder owned by this driver: config files, and HOME for the client's process. */
   workDir: string;
+  /**
+   * For an https endpoint: the PEM file of the CA the client must trust (the gateway's self-signed
+   * certificate), given to the client through its own option or environment, never its global config.
+   * Absent, the client verifies against its default trust store (and so refuses the test certificate).
+   */
+  caFile?: string;
 }
 
 /**
@@ -37,6 +43,11 @@ export interface ClientDefinition {
    * SigV2 query signatures (what `s3cmd signurl` and boto3's default presigner make).
    */
   presignSignature: 'v4' | 'v2';
+  /**
+   * The payload modes (see payload-modes.ts) the client's PutObject and UploadPart requests use with
+   * default settings, over each scheme: what the gateway must accept from this client.
+   */
+  uploadPayloadModes: { http: string[]; https: string[] };
   /** Checks that the client is installed (and the right version), then writes its config. */
   create(context: DriverContext): Promise<ClientDriver>;
 }

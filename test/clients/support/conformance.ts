@@ -1,5 +1,8 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +16,26 @@ import {
 import { startMoto, type MotoServer } from '../../support/moto.js';
 import type { ClientDefinition, ClientDriver } from './client-driver.js';
 import { hashTree, sha256File, sortedRecord, writeRandomFile, writeRandomTree } from './files.js';
+import {
+  modesByOperation,
+  recordPayloadModes,
+  uploadModes,
+  type PayloadObservation,
+} from './payload-modes.js';
 
-const BACKENDS: BackendKind[] = ['filesystem', 's3'];
+type Scheme = 'http' | 'https';
+
+/**
+ * Every client on both backends, over plain HTTP and over HTTPS: clients sign their payloads differently
+ * over TLS (aws-cli and boto3 switch from a signed sha256 to UNSIGNED-PAYLOAD), so HTTPS is a separate
+ * path through the gateway's signature and body handling, not just a transport.
+ */
+const CASES: { backend: BackendKind; scheme: Scheme }[] = [
+  { backend: 'filesystem', scheme: 'http' },
+  { backend: 's3', scheme: 'http' },
+  { backend: 'filesystem', scheme: 'https' },
+  { backend: 's3', scheme: 'https' },
+];
 const SMALL_SIZE = 100_000;
 /** Above every client's multipart threshold (aws-cli and boto3 8 MiB, s3cmd 15 MiB, rclone as configured). */
 const LARGE_SIZE = 40 * 1024 * 1024;
@@ -25,18 +46,22 @@ const TREE_PREFIX = 'tree/';
 
 /**
  * The conformance sequence every client goes through, once per backend (the filesystem backend, and
- * the s3 backend on moto): mb, ls, cp up and down (small and multipart), sync up and down, presigned
- * GET, rm and rb. Every byte that comes back is compared with what went in by sha256.
+ * the s3 backend on moto) and scheme (HTTP, and HTTPS with a throwaway certificate the client is told to
+ * trust): mb, ls, cp up and down (small and multipart), sync up and down, presigned GET, rm and rb. Every
+ * byte that comes back is compared with what went in by sha256, and the payload signing modes the
+ * gateway saw on uploads are compared with the client's known ones.
  *
  * The steps share one bucket and run in order; a step that fails usually makes the later ones fail too,
  * so read the first failure.
  */
 export function describeClientConformance(client: ClientDefinition): void {
-  describe.each(BACKENDS)(`${client.name} against the %s backend`, (backend) => {
-    const bucket = `sealgate-${client.name}-${backend === 's3' ? 's3' : 'fs'}`;
+  describe.each(CASES)(`${client.name} against the $backend backend over $scheme`, ({ backend, scheme }) => {
+    const bucket = `sealgate-${client.name}-${backend === 's3' ? 's3' : 'fs'}${scheme === 'https' ? '-tls' : ''}`;
     let moto: MotoServer | undefined;
     let gateway: TestGateway | undefined;
+    let recorder: ReturnType<typeof recordPayloadModes> | undefined;
     let driver: ClientDriver;
+    let ca: Buffer | undefined;
     let workDir: string;
     let smallSha256: string;
     let largeSha256: string;
@@ -45,7 +70,14 @@ export function describeClientConformance(client: ClientDefinition): void {
     beforeAll(async () => {
       workDir = await mkdtemp(join(tmpdir(), `sealgate-${client.name}-`));
       if (backend === 's3') moto = await startMoto();
-      gateway = await startTestGateway({ backend, s3Endpoint: moto?.endpoint });
+      // The Lambda emulator has no TLS: the HTTPS cases always run on the plain server.
+      gateway = await startTestGateway({
+        backend,
+        s3Endpoint: moto?.endpoint,
+        ...(scheme === 'https' && { tls: true, target: 'server' }),
+      });
+      recorder = recordPayloadModes(Number(new URL(gateway.endpoint).port));
+      ca = gateway.caFile === undefined ? undefined : await readFile(gateway.caFile);
       const driverDir = join(workDir, 'client');
       await mkdir(driverDir);
       await mkdir(join(workDir, 'down'));
@@ -54,6 +86,7 @@ export function describeClientConformance(client: ClientDefinition): void {
         accessKeyId: TEST_CREDENTIALS.accessKeyId,
         secretAccessKey: TEST_CREDENTIALS.secretAccessKey,
         workDir: driverDir,
+        caFile: gateway.caFile,
       });
       smallSha256 = await writeRandomFile(join(workDir, 'up', 'small.bin'), SMALL_SIZE);
       largeSha256 = await writeRandomFile(join(workDir, 'up', 'large.bin'), LARGE_SIZE);
@@ -61,6 +94,7 @@ export function describeClientConformance(client: ClientDefinition): void {
     });
 
     afterAll(async () => {
+      recorder?.stop();
       try {
         await gateway?.close();
       } finally {
@@ -69,6 +103,18 @@ export function describeClientConformance(client: ClientDefinition): void {
         if (workDir) await rm(workDir, { recursive: true, force: true });
       }
     });
+
+    if (scheme === 'https') {
+      it("verifies the certificate: without the test CA it refuses the gateway's", async () => {
+        const untrusting = await client.create({
+          endpoint: gateway!.endpoint,
+          accessKeyId: TEST_CREDENTIALS.accessKeyId,
+          secretAccessKey: TEST_CREDENTIALS.secretAccessKey,
+          workDir: await mkdtemp(join(workDir, 'client-without-ca-')),
+        });
+        await expect(untrusting.listBuckets()).rejects.toThrow(/certificate/i);
+      });
+    }
 
     it('mb creates a bucket that ls lists', async () => {
       await driver.makeBucket(bucket);
@@ -112,14 +158,14 @@ export function describeClientConformance(client: ClientDefinition): void {
     it('a presigned GET URL returns the object, and the same URL with a changed signature is refused', async () => {
       const url = await driver.presignGet(bucket, SMALL_KEY, 600);
       expect(url).toContain(client.presignSignature === 'v4' ? 'X-Amz-Signature=' : 'Signature=');
-      const response = await fetch(url);
-      const body = Buffer.from(await response.arrayBuffer());
-      expect(response.status, body.toString()).toBe(200);
-      expect(createHash('sha256').update(body).digest('hex')).toBe(smallSha256);
+      expect(new URL(url).protocol).toBe(`${scheme}:`);
+      const response = await download(url, ca);
+      expect(response.status, response.body.toString()).toBe(200);
+      expect(createHash('sha256').update(response.body).digest('hex')).toBe(smallSha256);
 
-      const refused = await fetch(forgeSignature(url));
+      const refused = await download(forgeSignature(url), ca);
       expect(refused.status).toBe(403);
-      expect(await refused.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+      expect(refused.body.toString()).toContain('<Code>SignatureDoesNotMatch</Code>');
     });
 
     it('rm deletes single objects and whole prefixes, then rb deletes the empty bucket', async () => {
@@ -130,6 +176,30 @@ export function describeClientConformance(client: ClientDefinition): void {
       await driver.removeBucket(bucket);
       expect(await driver.listBuckets()).not.toContain(bucket);
     });
+
+    it(`signs its uploads over ${scheme} as ${client.name} is known to`, () => {
+      const seen: PayloadObservation[] = recorder!.observations();
+      if (process.env.SEALGATE_TEST_LOG === '1') {
+        console.log(`${client.name} over ${scheme} (${backend}):`, JSON.stringify(modesByOperation(seen)));
+      }
+      expect(uploadModes(seen), JSON.stringify(modesByOperation(seen), null, 1)).toEqual(
+        [...client.uploadPayloadModes[scheme]].sort(),
+      );
+    });
+  });
+}
+
+/** GETs a URL with Node's client (trusting `ca` for https) and resolves with the status and whole body. */
+function download(url: string, ca: Buffer | undefined): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const onResponse = (response: IncomingMessage) => {
+      const pieces: Buffer[] = [];
+      response.on('data', (piece: Buffer) => pieces.push(piece));
+      response.once('error', reject);
+      response.once('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(pieces) }));
+    };
+    const request = url.startsWith('https:') ? httpsGet(url, { ca }, onResponse) : httpGet(url, onResponse);
+    request.once('error', reject);
   });
 }
 
