@@ -3,12 +3,11 @@
  * config, the backends (and their SDK clients) and the gateway are built at module scope and reused by every
  * invocation the container serves. Nothing depends on state kept between invocations.
  */
-import { parse as parseYaml } from 'yaml';
 import { createBackends } from '../adapters/create-backends.js';
 import { streamHandle } from '../adapters/function-url.js';
 import { ConfigError } from '../core/config/config-error.js';
-import { interpolateTree } from '../core/config/interpolate.js';
-import { parseConfig, type GatewayConfig } from '../core/config/schema.js';
+import { parseConfigText } from '../core/config/config-text.js';
+import type { GatewayConfig } from '../core/config/schema.js';
 import { createGateway } from '../core/gateway.js';
 import { jsonLogger, parseLevel } from '../core/logger.js';
 
@@ -24,13 +23,7 @@ export function configFromEnvironment(env: Record<string, string | undefined>): 
       'is not set: the function needs its config in this environment variable',
     );
   }
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch (error) {
-    throw new ConfigError('SEALGATE_CONFIG', error instanceof Error ? error.message : String(error));
-  }
-  const config = parseConfig(interpolateTree(document, env));
+  const config = parseConfigText(text, env, 'SEALGATE_CONFIG');
   if (config.credentials.length === 0) {
     // The local server can generate a credential into its data folder; a Lambda container has none to keep it in.
     throw new ConfigError('credentials', 'at least one credential is required on Lambda');

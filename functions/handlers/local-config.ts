@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { Credential } from '../core/auth/credentials.js';
 import { ConfigError } from '../core/config/config-error.js';
-import { interpolateTree } from '../core/config/interpolate.js';
-import { parseConfig, type GatewayConfig } from '../core/config/schema.js';
+import { parseConfigText } from '../core/config/config-text.js';
+import type { GatewayConfig } from '../core/config/schema.js';
 
 export interface LocalConfigOptions {
   /** A YAML config file; without one, a single filesystem backend named `local` stores under `dataDir`. */
@@ -25,13 +24,13 @@ export interface LocalConfig {
 
 /** Reads and validates the config file, resolving relative backend paths against the file's folder. */
 export function loadConfigFile(file: string, env: Record<string, string | undefined>): GatewayConfig {
-  let document: unknown;
+  let text: string;
   try {
-    document = parseYaml(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new ConfigError(file, error instanceof Error ? error.message : String(error));
   }
-  const config = parseConfig(interpolateTree(document, env));
+  const config = parseConfigText(text, env, file);
   const base = dirname(resolve(file));
   for (const backend of config.backends) {
     if (backend.type === 'filesystem' && !isAbsolute(backend.path)) backend.path = join(base, backend.path);
