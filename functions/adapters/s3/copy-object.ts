@@ -77,7 +77,8 @@ export async function replaceMetadata(
     };
   } catch (error) {
     const superseded =
-      sdkErrorName(error) === 'PreconditionFailed' || (error instanceof S3Error && error.code === 'NoSuchKey');
+      sdkErrorName(error) === 'PreconditionFailed' ||
+      (error instanceof S3Error && error.code === 'NoSuchKey');
     if (superseded) return { etag, lastModified: new Date() };
     throw error;
   }

@@ -160,7 +160,11 @@ export async function listMultipartUploads(
     );
     for (const upload of out.Uploads ?? []) {
       if (upload.Key === undefined || upload.UploadId === undefined) continue;
-      uploads.push({ key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated ?? new Date(0) });
+      uploads.push({
+        key: upload.Key,
+        uploadId: upload.UploadId,
+        initiated: upload.Initiated ?? new Date(0),
+      });
     }
     keyMarker = out.NextKeyMarker;
     uploadIdMarker = out.NextUploadIdMarker;
@@ -170,7 +174,12 @@ export async function listMultipartUploads(
   return uploads.sort((a, b) => compareKeys(a.key, b.key) || a.initiated.getTime() - b.initiated.getTime());
 }
 
-async function uploadExists(client: S3Client, bucket: string, key: string, uploadId: string): Promise<boolean> {
+async function uploadExists(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  uploadId: string,
+): Promise<boolean> {
   try {
     await client.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
     return true;
