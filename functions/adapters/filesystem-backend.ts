@@ -101,11 +101,10 @@ export class FilesystemBackend implements Backend {
     await this.uploads.discardAll(bucket);
   }
 
-  async headBucket(bucket: string): Promise<{ created: Date } | undefined> {
-    if (!isSafeBucketName(bucket)) return undefined;
+  async bucketExists(bucket: string): Promise<boolean> {
+    if (!isSafeBucketName(bucket)) return false;
     await this.staging.ready();
-    const created = await this.bucketCreated(bucket);
-    return created && { created };
+    return (await this.bucketCreated(bucket)) !== undefined;
   }
 
   // --- objects ---

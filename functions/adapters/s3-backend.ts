@@ -34,7 +34,7 @@ import type {
   UploadInfo,
 } from '../core/backend.js';
 import type { Logger } from '../core/logger.js';
-import { createBucket, deleteBucket, headBucket, listBuckets } from './s3/buckets.js';
+import { bucketExists, createBucket, deleteBucket, listBuckets } from './s3/buckets.js';
 import { copyObject, replaceMetadata } from './s3/copy-object.js';
 import { listObjects } from './s3/listing.js';
 import {
@@ -103,8 +103,8 @@ export class S3Backend implements Backend {
     return deleteBucket(this.client, bucket);
   }
 
-  headBucket(bucket: string): Promise<{ created: Date } | undefined> {
-    return headBucket(this.client, bucket);
+  bucketExists(bucket: string): Promise<boolean> {
+    return bucketExists(this.client, bucket);
   }
 
   // --- objects ---

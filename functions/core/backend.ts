@@ -84,8 +84,8 @@ export interface Backend {
   listBuckets(): Promise<{ name: string; created: Date }[]>;
   createBucket(bucket: string): Promise<void>;
   deleteBucket(bucket: string): Promise<void>;
-  /** Undefined when the bucket does not exist. */
-  headBucket(bucket: string): Promise<{ created: Date } | undefined>;
+  /** Whether the bucket exists (S3's HeadBucket); creation dates come from listBuckets. */
+  bucketExists(bucket: string): Promise<boolean>;
 
   /**
    * Stores `size` bytes from `body` atomically: if `body` throws, nothing is stored. `late`, when given, is

@@ -44,10 +44,18 @@ export class BucketRoutes {
     for (const b of await this.backends.get(defaultBackend)!.listBuckets()) {
       if (!claimed.has(b.name)) found.set(b.name, b.created);
     }
+    // Each backend that routes point to is listed once, for the routed buckets' creation dates.
+    const listings = new Map<Backend, Promise<Map<string, Date>>>();
     for (const route of buckets) {
       const { backend, bucket } = this.resolve(route.name);
-      const head = await backend.headBucket(bucket);
-      if (head) found.set(route.name, head.created);
+      if (!listings.has(backend)) {
+        listings.set(
+          backend,
+          backend.listBuckets().then((list) => new Map(list.map((b) => [b.name, b.created]))),
+        );
+      }
+      const created = (await listings.get(backend)!).get(bucket);
+      if (created) found.set(route.name, created);
     }
     return [...found]
       .map(([name, created]) => ({ name, created }))

@@ -56,14 +56,16 @@ export async function deleteBucket(client: S3Client, bucket: string): Promise<vo
   await withS3Errors({ bucket }, () => client.send(new DeleteBucketCommand({ Bucket: bucket })));
 }
 
-/** The bucket's creation date, or undefined when it does not exist. */
-export async function headBucket(client: S3Client, bucket: string): Promise<{ created: Date } | undefined> {
-  // Both requests go out at once, so the answer costs one round trip; the listing is wasted only when the
-  // bucket is missing, and its failure is then of no interest (it is awaited only if the bucket exists).
-  const created = creationDate(client, bucket);
-  void created.catch(() => undefined);
-  if ((await bucketStatus(client, bucket)) === 'missing') return undefined;
-  return { created: await created };
+/**
+ * HeadBucket: whether the bucket exists. A bucket the backend's credentials may not use (403) is an
+ * operator's configuration problem, reported as AccessDenied rather than passed off as missing.
+ */
+export async function bucketExists(client: S3Client, bucket: string): Promise<boolean> {
+  const status = await bucketStatus(client, bucket);
+  if (status === 'forbidden') {
+    throw errors.accessDenied(`The backend refused this gateway access to its bucket ${bucket}`);
+  }
+  return status === 'exists';
 }
 
 /** HeadBucket's answer; S3's 404 and 403 come without a body, so the status code is all there is. */
@@ -77,16 +79,4 @@ export async function bucketStatus(client: S3Client, bucket: string): Promise<Bu
     if (status === 403) return 'forbidden';
     throw error;
   }
-}
-
-async function creationDate(client: S3Client, bucket: string): Promise<Date> {
-  let token: string | undefined;
-  do {
-    // Prefix narrows the listing where the store supports it; the exact match is checked either way.
-    const out = await client.send(new ListBucketsCommand({ Prefix: bucket, ContinuationToken: token }));
-    const found = out.Buckets?.find((entry) => entry.Name === bucket);
-    if (found) return found.CreationDate ?? new Date(0);
-    token = out.ContinuationToken;
-  } while (token);
-  return new Date(0); // a bucket another account owns but lets us use: S3 does not tell when it was made
 }

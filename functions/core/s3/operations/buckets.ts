@@ -48,14 +48,14 @@ export async function deleteBucket(op: Operation): Promise<Response> {
 /** HeadBucket: 200 or a body-less 404/403. */
 export async function headBucket(op: Operation): Promise<Response> {
   const route = routeFor(op, 'read');
-  if (!(await route.backend.headBucket(route.bucket))) throw errors.noSuchBucket(op.bucket);
+  if (!(await route.backend.bucketExists(route.bucket))) throw errors.noSuchBucket(op.bucket);
   return new Response(null, { status: 200, headers: { 'x-amz-bucket-region': 'us-east-1' } });
 }
 
 /** Fails with NoSuchBucket unless the operation's bucket exists. */
 export async function requireBucket(op: Operation): Promise<void> {
   const route = op.routes.resolve(op.bucket);
-  if (!(await route.backend.headBucket(route.bucket))) throw errors.noSuchBucket(op.bucket);
+  if (!(await route.backend.bucketExists(route.bucket))) throw errors.noSuchBucket(op.bucket);
 }
 
 /** GetBucketLocation: an empty LocationConstraint, which S3 clients read as us-east-1. */
