@@ -182,7 +182,18 @@ export const errors = {
     new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', {
       Condition: condition,
     }),
-  notModified: () => new S3Error('NotModified', 304, 'Not Modified'),
+  /**
+   * GetObject/HeadObject 304. S3 sends the object's ETag and Last-Modified with it, as HTTP requires of a
+   * 304 (RFC 9110 section 15.4.5), so a client can refresh what it cached.
+   */
+  notModified: (validators: { etag: string; lastModified: string }) =>
+    new S3Error(
+      'NotModified',
+      304,
+      'Not Modified',
+      {},
+      { etag: validators.etag, 'last-modified': validators.lastModified },
+    ),
   methodNotAllowed: (method: string) =>
     new S3Error('MethodNotAllowed', 405, 'The specified method is not allowed against this resource.', {
       Method: method,

@@ -1,6 +1,8 @@
 /**
  * The Node HTTP adapter on loopback, with a stand-in gateway: how it hands request bodies to the core and
- * writes responses back when either side fails part-way.
+ * writes responses back when either side fails part-way. It always targets the Node server it creates
+ * here, never `startTestGateway`, so `SEALGATE_TEST_TARGET` does not change it; the function URL edge
+ * has its own suite (function-url.test.ts).
  */
 import type { AddressInfo } from 'node:net';
 import { request } from 'node:http';

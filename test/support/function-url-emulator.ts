@@ -47,6 +47,10 @@ export const EVENT_LIMIT_BYTES = 6 * 1024 * 1024;
 export const STREAMED_RESPONSE_LIMIT_BYTES = 200 * 1024 * 1024;
 /** What the function URL answers a request too large for the invoke payload (the function never runs). */
 export const PAYLOAD_TOO_LARGE_MESSAGE = `Request must be smaller than ${EVENT_LIMIT_BYTES} bytes for the InvokeFunction operation`;
+/** That answer's status, `x-amzn-ErrorType` and JSON body, as docs/DEPLOY.md shows them: not an S3 error document. */
+export const PAYLOAD_TOO_LARGE_STATUS = 413;
+export const PAYLOAD_TOO_LARGE_ERROR_TYPE = 'RequestEntityTooLargeException';
+export const PAYLOAD_TOO_LARGE_BODY = JSON.stringify({ Message: PAYLOAD_TOO_LARGE_MESSAGE });
 
 const PRELUDE_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
 const SEPARATOR = Buffer.alloc(8);
@@ -500,7 +504,12 @@ export async function startFunctionUrlEmulator(
     const { body, overflow } = await readBody(req, EVENT_LIMIT_BYTES);
     const event = overflow ? undefined : buildEvent(req, body, requestId);
     if (event === undefined || Buffer.byteLength(JSON.stringify(event)) >= EVENT_LIMIT_BYTES) {
-      return sendJsonError(res, 413, 'RequestEntityTooLargeException', PAYLOAD_TOO_LARGE_MESSAGE);
+      return sendJsonError(
+        res,
+        PAYLOAD_TOO_LARGE_STATUS,
+        PAYLOAD_TOO_LARGE_ERROR_TYPE,
+        PAYLOAD_TOO_LARGE_MESSAGE,
+      );
     }
     let acquired: { container: Container; coldStart: boolean };
     try {

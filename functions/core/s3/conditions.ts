@@ -28,7 +28,8 @@ function secondsOf(date: Date): number {
  * GetObject/HeadObject conditional headers, in S3's documented precedence: If-Match that holds makes a
  * failing If-Unmodified-Since irrelevant (200); If-None-Match that fails makes a holding
  * If-Modified-Since irrelevant (304). Failures: If-Match / If-Unmodified-Since → 412 PreconditionFailed;
- * If-None-Match / If-Modified-Since → 304 Not Modified. Unparseable dates are ignored, as in HTTP.
+ * If-None-Match / If-Modified-Since → 304 Not Modified, with the object's ETag and Last-Modified as S3
+ * sends them. Unparseable dates are ignored, as in HTTP.
  */
 export function checkReadConditions(headers: Headers, object: Validators): void {
   const ifMatch = headers.get('if-match');
@@ -42,10 +43,12 @@ export function checkReadConditions(headers: Headers, object: Validators): void 
   } else if (ifUnmodifiedSince && modified > secondsOf(ifUnmodifiedSince)) {
     throw errors.preconditionFailed('If-Unmodified-Since');
   }
+  const notModified = () =>
+    errors.notModified({ etag: object.etag, lastModified: httpDate(object.lastModified) });
   if (ifNoneMatch !== null) {
-    if (etagMatches(ifNoneMatch, object.etag)) throw errors.notModified();
+    if (etagMatches(ifNoneMatch, object.etag)) throw notModified();
   } else if (ifModifiedSince && modified <= secondsOf(ifModifiedSince)) {
-    throw errors.notModified();
+    throw notModified();
   }
 }
 

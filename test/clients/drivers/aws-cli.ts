@@ -12,7 +12,14 @@ const AWS = '/usr/bin/aws';
 export const awsCli: ClientDefinition = {
   name: 'aws-cli',
   presignSignature: 'v4',
-  uploadPayloadModes: { http: ['?'], https: ['?'] },
+  payloadTooLargeError:
+    /An error occurred \(413\) when calling the UploadPart operation( \(reached max retries: \d+\))?: Request Entity Too Large/,
+  // aws-cli 2.9 sends Content-MD5 with every upload, and signs the body's sha256 over HTTP but not over
+  // HTTPS (no checksum trailers: those came with 2.23's default integrity protections).
+  uploadPayloadModes: {
+    http: ['<sha256>+header:content-md5'],
+    https: ['UNSIGNED-PAYLOAD+header:content-md5'],
+  },
   async create(context: DriverContext) {
     // Config and credentials files in the driver's folder, named by the variables aws-cli reads them from.
     const configFile = join(context.workDir, 'config');

@@ -7,7 +7,15 @@ const DRIVER_SCRIPT = fileURLToPath(new URL('./boto3_driver.py', import.meta.url
 export const boto3: ClientDefinition = {
   name: 'boto3',
   presignSignature: 'v2',
-  uploadPayloadModes: { http: ['?'], https: ['?'] },
+  // boto3.exceptions.S3UploadFailedError, at the end of a traceback.
+  payloadTooLargeError:
+    /S3UploadFailedError: .*An error occurred \(413\) when calling the UploadPart operation( \(reached max retries: \d+\))?: Request Entity Too Large/,
+  // boto3 1.43 (default checksums): over HTTP a signed sha256 and a CRC32 checksum header; over HTTPS an
+  // unsigned aws-chunked body with a CRC32 trailer.
+  uploadPayloadModes: {
+    http: ['<sha256>+header:x-amz-checksum-crc32'],
+    https: ['STREAMING-UNSIGNED-PAYLOAD-TRAILER+aws-chunked+trailer:x-amz-checksum-crc32'],
+  },
   async create(context: DriverContext) {
     // Resolve the interpreter with the test's own environment (a pyenv shim finds its root through
     // HOME), then run it by absolute path with the isolated one.

@@ -10,7 +10,14 @@ export const rclone: ClientDefinition = {
   name: 'rclone',
   // The s3 backend's `rclone link` is a SigV4 presigned GetObject URL.
   presignSignature: 'v4',
-  uploadPayloadModes: { http: ['?'], https: ['?'] },
+  payloadTooLargeError:
+    /Failed to copyto: multipart upload failed to upload part: RequestEntityTooLarge: Request Entity Too Large\s+status code: 413/,
+  // rclone 1.60, whatever the scheme: single-part uploads as UNSIGNED-PAYLOAD, parts with a signed sha256,
+  // both with Content-MD5.
+  uploadPayloadModes: {
+    http: ['<sha256>+header:content-md5', 'UNSIGNED-PAYLOAD+header:content-md5'],
+    https: ['<sha256>+header:content-md5', 'UNSIGNED-PAYLOAD+header:content-md5'],
+  },
   async create(context: DriverContext) {
     const configFile = join(context.workDir, 'rclone.conf');
     await writeFile(

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClientDefinition, DriverContext } from '../support/client-driver.js';
 import { isolatedEnv, nonEmptyLines, runClient } from '../support/run-client.js';
+import { PAYLOAD_TOO_LARGE_BODY } from '../../support/function-url-emulator.js';
 
 const S3CMD = '/usr/bin/s3cmd';
 
@@ -9,7 +10,12 @@ export const s3cmd: ClientDefinition = {
   name: 's3cmd',
   // s3cmd 2.3's `signurl` signs with SigV2 only (S3/Crypto.py `sign_url_v2`), whatever `signature_v2` says.
   presignSignature: 'v2',
-  uploadPayloadModes: { http: ['?'], https: ['?'] },
+  // s3cmd tries to parse the JSON body as S3 XML and prints it, then the status.
+  payloadTooLargeError: new RegExp(
+    `Error parsing xml.*\\n.*${escapeRegExp(PAYLOAD_TOO_LARGE_BODY)}[\\s\\S]*S3 error: 413 \\(Payload Too Large\\)`,
+  ),
+  // s3cmd 2.3 signs every body's sha256, whatever the scheme.
+  uploadPayloadModes: { http: ['<sha256>'], https: ['<sha256>'] },
   async create(context: DriverContext) {
     const endpoint = new URL(context.endpoint);
     const host = endpoint.host;
@@ -28,6 +34,8 @@ export const s3cmd: ClientDefinition = {
         'check_ssl_certificate = True',
         'check_ssl_hostname = True',
         ...(context.caFile !== undefined ? [`ca_certs_file = ${context.caFile}`] : []),
+        // `signurl` makes http:// URLs unless told otherwise (use_https does not apply to it).
+        `signurl_use_https = ${endpoint.protocol === 'https:' ? 'True' : 'False'}`,
         'signature_v2 = False',
         'bucket_location = us-east-1',
         'progress_meter = False',
@@ -66,3 +74,7 @@ export const s3cmd: ClientDefinition = {
     };
   },
 };
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -48,6 +48,11 @@ export interface ClientDefinition {
    * default settings, over each scheme: what the gateway must accept from this client.
    */
   uploadPayloadModes: { http: string[]; https: string[] };
+  /**
+   * What the client prints on stderr when a function URL refuses an upload part with its own 413 (the
+   * gateway never runs, so there is no S3 error document): docs/DEPLOY.md, "What the 413 looks like".
+   */
+  payloadTooLargeError: RegExp;
   /** Checks that the client is installed (and the right version), then writes its config. */
   create(context: DriverContext): Promise<ClientDriver>;
 }

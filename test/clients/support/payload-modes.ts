@@ -4,8 +4,9 @@ import type { Socket } from 'node:net';
 
 /**
  * How a request's body was signed, as the gateway saw it: the value of `x-amz-content-sha256` with a
- * real hash shown as `<sha256>`, `<none>` when the header is absent (SigV2 and presigned requests), and
- * `+aws-chunked` / `+trailer:<name>` appended when the body is aws-chunked or carries a trailing header.
+ * real hash shown as `<sha256>`, `<none>` when the header is absent (SigV2 and presigned requests), then
+ * `+aws-chunked` when the body is aws-chunked, `+trailer:<name>` for a trailing checksum, and
+ * `+header:<name>` for each whole-body checksum header (Content-MD5, x-amz-checksum-*).
  */
 export type PayloadMode = string;
 
@@ -61,6 +62,9 @@ export function modesByOperation(observations: PayloadObservation[]): Record<str
   );
 }
 
+/** The headers that carry a checksum of the whole body, which the gateway must check too. */
+const CHECKSUM_HEADER = /^(content-md5|x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256))$/;
+
 function payloadMode(request: IncomingMessage): PayloadMode {
   const header = headerValue(request, 'x-amz-content-sha256');
   let mode = header === undefined ? '<none>' : /^[0-9a-f]{64}$/i.test(header) ? '<sha256>' : header;
@@ -68,6 +72,8 @@ function payloadMode(request: IncomingMessage): PayloadMode {
   if (encoding.split(',').some((part) => part.trim().toLowerCase() === 'aws-chunked')) mode += '+aws-chunked';
   const trailer = headerValue(request, 'x-amz-trailer');
   if (trailer !== undefined) mode += `+trailer:${trailer.toLowerCase()}`;
+  const checksums = Object.keys(request.headers).filter((name) => CHECKSUM_HEADER.test(name));
+  for (const name of checksums.sort()) mode += `+header:${name}`;
   return mode;
 }
 
