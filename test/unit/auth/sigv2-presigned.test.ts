@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { authenticate } from '../../../functions/core/auth/sigv4.js';
 import { S3Error } from '../../../functions/core/errors.js';
 import { AWS_EXAMPLE_KEY_ID, AWS_EXAMPLE_SECRET, store } from './signing.js';
+import { thrown } from '../../support/thrown.js';
 
 // AWS's published query-string authentication example (Signature Version 2): GET of
 // /johnsmith/photos/puppy.jpg, expiring at 1175139620.
@@ -25,13 +26,7 @@ function docQuery(signature = DOC_SIGNATURE): string {
 }
 
 function s3Error(run: () => unknown): S3Error {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof S3Error) return error;
-    throw error;
-  }
-  throw new Error('expected an S3Error, but the call succeeded');
+  return thrown(run, S3Error);
 }
 
 describe('Signature Version 2 presigned URLs', () => {

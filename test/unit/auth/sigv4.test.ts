@@ -14,19 +14,14 @@ import {
   unsigned,
   type SignableRequest,
 } from './signing.js';
+import { thrown } from '../../support/thrown.js';
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const DOC_TIME = new Date('2013-05-24T00:00:00Z');
 const DOC_SCOPE = `${AWS_EXAMPLE_KEY_ID}/20130524/us-east-1/s3/aws4_request`;
 
 function s3Error(run: () => unknown): S3Error {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof S3Error) return error;
-    throw error;
-  }
-  throw new Error('expected an S3Error, but the call succeeded');
+  return thrown(run, S3Error);
 }
 
 function raw(

@@ -3,17 +3,12 @@ import { parse } from 'yaml';
 import { ConfigError } from '../../../functions/core/config/config-error.js';
 import { interpolate, interpolateTree } from '../../../functions/core/config/interpolate.js';
 import { parseConfig } from '../../../functions/core/config/schema.js';
+import { thrown } from '../../support/thrown.js';
 
 const minimal = { backends: [{ name: 'local', type: 'filesystem', path: './data' }] };
 
 function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
+  return thrown(fn, ConfigError);
 }
 
 describe('interpolate', () => {

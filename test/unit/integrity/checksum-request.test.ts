@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { S3Error } from '../../../functions/core/errors.js';
 import { isChecksumValue, requestedChecksum } from '../../../functions/core/integrity/checksum-request.js';
+import { thrown } from '../../support/thrown.js';
 
 function rejection(headers: Record<string, string>): S3Error {
-  try {
-    requestedChecksum(new Headers(headers));
-  } catch (error) {
-    if (error instanceof S3Error) return error;
-    throw error;
-  }
-  throw new Error('expected requestedChecksum to throw');
+  return thrown(() => requestedChecksum(new Headers(headers)), S3Error);
 }
 
 describe('requestedChecksum', () => {

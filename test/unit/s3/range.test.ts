@@ -2,15 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { S3Error } from '../../../functions/core/errors.js';
 import { parseRange } from '../../../functions/core/s3/range.js';
+import { thrown } from '../../support/thrown.js';
 
 function rangeError(header: string, size: number): S3Error {
-  try {
-    parseRange(header, size);
-  } catch (error) {
-    if (error instanceof S3Error) return error;
-    throw error;
-  }
-  throw new Error('expected InvalidRange');
+  return thrown(() => parseRange(header, size), S3Error);
 }
 
 describe('parseRange', () => {
