@@ -19,6 +19,8 @@ export type FormatErrorReason =
   | 'length-mismatch'
   /** A length, part number or chunk index read from the object's metadata or backend is impossible. */
   | 'invalid-layout'
+  /** The object's list of parts (numbers and lengths) does not match its layout tag. */
+  | 'layout-auth-failed'
   /** A plaintext byte range that does not lie inside the object. */
   | 'range-not-satisfiable'
   /** A wrapped data key of the wrong size. */
