@@ -1,0 +1,66 @@
+/**
+ * The Lambda edge's bench: the size of the function bundle `cdk synth` builds, and its cold start
+ * through the local function URL emulator (the bundle's import, and the first request end to end),
+ * each cold start in a fresh Node process. Runnable alone: `npx tsx test/bench/function-url-cold-start.ts`.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Builds the stack (offline) and returns the gateway function's bundled entry file. */
+function bundlePath(): string {
+  execFileSync('npx', ['cdk', 'synth', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const out = join(ROOT, 'cdk.out');
+  const bundles = readdirSync(out)
+    .filter((name) => name.startsWith('asset.'))
+    .map((name) => join(out, name, 'index.mjs'))
+    .filter((file) => existsSync(file))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (bundles.length === 0)
+    throw new Error('cdk synth produced no function bundle (cdk.out/asset.*/index.mjs)');
+  return bundles[0]!;
+}
+
+function coldStart(bundle: string): { importMs: number; firstRequestMs: number } {
+  const output = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'test/bench/cold-start-child.ts'), bundle],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  return JSON.parse(output) as { importMs: number; firstRequestMs: number };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Runs the bench and returns its printable report. */
+export function runColdStartBench(runs = 5): string {
+  const bundle = bundlePath();
+  const bytes = readFileSync(bundle);
+  const samples = Array.from({ length: runs }, () => coldStart(bundle));
+  const row = (label: string, values: number[]) =>
+    `${label.padEnd(40)} ${median(values).toFixed(0).padStart(7)} ms  (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)})`;
+  return [
+    `Lambda edge (function bundle from cdk synth; ${runs} cold starts, each in a fresh process, through the emulator)`,
+    `${'bundle size'.padEnd(40)} ${(bytes.length / 1024).toFixed(0).padStart(7)} KiB (${(gzipSync(bytes).length / 1024).toFixed(0)} KiB gzipped)`,
+    row(
+      'cold import of the handler (init)',
+      samples.map((s) => s.importMs),
+    ),
+    row(
+      'first request, init included',
+      samples.map((s) => s.firstRequestMs),
+    ),
+  ].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.stdout.write(runColdStartBench() + '\n');
+}
