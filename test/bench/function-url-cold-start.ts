@@ -22,7 +22,7 @@ function bundlePath(): string {
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   if (bundles.length === 0)
     throw new Error('cdk synth produced no function bundle (cdk.out/asset.*/index.mjs)');
-  return bundles[0]!;
+  return bundles[0];
 }
 
 function coldStart(bundle: string): { importMs: number; firstRequestMs: number } {
@@ -37,7 +37,7 @@ function coldStart(bundle: string): { importMs: number; firstRequestMs: number }
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Runs the bench and returns its printable report. */
