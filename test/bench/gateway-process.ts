@@ -20,7 +20,7 @@ export interface GatewayProcessOptions {
   /** The data folder: the filesystem backend stores objects under it. */
   dataDir: string;
   credentials: SigningCredentials;
-  /** How long the server may take to print its endpoint (tsx compiles on first start). */
+  /** How long the server may take to print its endpoint. */
   startTimeoutMs?: number;
 }
 
@@ -34,8 +34,8 @@ async function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> 
 }
 
 /**
- * Starts `node --import tsx functions/handlers/cli.ts serve` as a separate process (so its memory can be
- * read on its own), with no config file: one filesystem backend under `dataDir`, encryption `none`.
+ * Starts the compiled server, `node dist/functions/handlers/cli.js serve`, as `npm start` runs it, in a
+ * separate process (so its memory can be read on its own), with no config file: one filesystem backend under `dataDir`, encryption `none`.
  * Port 0 lets the server pick a free port, which it prints; that avoids racing another process for one.
  */
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
@@ -48,7 +48,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   delete env.SEALGATE_CONFIG;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'functions/handlers/cli.ts', 'serve', '--port', '0', '--data', options.dataDir],
+    ['dist/functions/handlers/cli.js', 'serve', '--port', '0', '--data', options.dataDir],
     { cwd: options.repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';

@@ -2,7 +2,9 @@
  * `npm run bench`: pushes one object (BENCH_SIZE_MIB, default 1024) through a local `sealgate serve`
  * child process on the filesystem backend, PUT then GET with the bytes checked by sha256, and sets the
  * throughput beside plain file copies of the same file on the same machine in the same run. Prints the
- * server's peak RSS against a 150 MiB target. Exits non-zero on errors and mismatches only.
+ * server's peak RSS against a 150 MiB target. Then the ciphertext format's throughput beside raw AES-GCM
+ * and the AWS Encryption SDK, and the Lambda bundle's size and cold start. Exits non-zero on errors and
+ * mismatches only.
  */
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
@@ -10,6 +12,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runFormatBench } from './crypto-format.js';
+import { runColdStartBench } from './function-url-cold-start.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { machineFacts } from './machine-facts.js';
 import { timeCopyFile, timeStreamCopy } from './plain-copy.js';
@@ -169,7 +173,12 @@ async function main(): Promise<number> {
   process.once('exit', exiting);
   try {
     const report = await bench(root, size, (g) => (gateway = g));
-    process.stdout.write(`${report}\n`);
+    process.stdout.write(`${report}\n\n`);
+    await cleanup();
+    progress('ciphertext format throughput');
+    process.stdout.write(`${await runFormatBench()}\n\n`);
+    progress('Lambda edge: bundle size and cold start');
+    process.stdout.write(`${runColdStartBench()}\n`);
     return 0;
   } catch (error) {
     // Stopping the server on a signal breaks the transfer in flight: that is not a finding.

@@ -9,6 +9,12 @@ export interface BodyExpectations {
   length?: number;
   /** The `Content-MD5` header value, base64. */
   contentMd5?: string;
+  /**
+   * Compute the MD5 even without a Content-MD5 to check (a gateway-made ETag). Off by default: where the
+   * backend stores the bytes as received, its own ETag is the MD5 and computing it here too would cost a
+   * second pass over every byte.
+   */
+  md5?: boolean;
   /** The signed payload hash (x-amz-content-sha256), hex. */
   sha256?: string;
   /** An additional checksum: compared with `value`, or with the trailer's value, or only computed. */
@@ -24,8 +30,8 @@ export interface BodyExpectations {
 /** The digests of a body that passed every check. */
 export interface BodyDigests {
   length: number;
-  /** MD5 of the body: the ETag of a single-part object. */
-  md5: Buffer;
+  /** MD5 of the body, when Content-MD5 was checked or `md5` asked for it. */
+  md5?: Buffer;
   /** The additional checksum, base64, as S3 reports it. */
   checksum?: { algorithm: ChecksumAlgorithm; value: string };
 }
@@ -39,7 +45,7 @@ export interface VerifiedBody {
 
 /**
  * Passes a body through while checking it: length, Content-MD5, the signed SHA-256 and an additional
- * checksum, and always computing MD5 (the ETag).
+ * checksum, computing MD5 only where it is checked or asked for.
  *
  * The last piece of data is held back until the source has ended and every check passed, so a consumer that
  * writes the stream to a backend never receives the complete body of a request that fails a check: it sees
@@ -59,7 +65,7 @@ export function verifyBody(source: AsyncIterable<Uint8Array>, expect: BodyExpect
   let result: BodyDigests | undefined;
 
   async function* verify(): AsyncGenerator<Uint8Array> {
-    const md5 = createHash('md5');
+    const md5 = expectedMd5 !== undefined || expect.md5 === true ? createHash('md5') : undefined;
     const sha256 = expect.sha256 === undefined ? undefined : createHash('sha256');
     const checksum = checksumSpec && createChecksum(checksumSpec.algorithm);
     let length = 0;
@@ -69,7 +75,7 @@ export function verifyBody(source: AsyncIterable<Uint8Array>, expect: BodyExpect
       length += piece.byteLength;
       // Checked before the piece goes anywhere: a body longer than declared is refused at its first excess byte.
       if (expect.length !== undefined && length > expect.length) throw errors.incompleteBody();
-      md5.update(piece);
+      md5?.update(piece);
       sha256?.update(piece);
       checksum?.update(piece);
       if (held !== undefined) yield held;
@@ -77,8 +83,8 @@ export function verifyBody(source: AsyncIterable<Uint8Array>, expect: BodyExpect
     }
 
     if (expect.length !== undefined && length !== expect.length) throw errors.incompleteBody();
-    const md5Digest = md5.digest();
-    if (expectedMd5 !== undefined && !md5Digest.equals(expectedMd5)) throw errors.badDigest();
+    const md5Digest = md5?.digest();
+    if (expectedMd5 !== undefined && !md5Digest?.equals(expectedMd5)) throw errors.badDigest();
     if (sha256 !== undefined && sha256.digest('hex') !== expect.sha256!.toLowerCase())
       throw errors.sha256Mismatch();
     let checksumResult: BodyDigests['checksum'];
@@ -92,7 +98,11 @@ export function verifyBody(source: AsyncIterable<Uint8Array>, expect: BodyExpect
       }
       checksumResult = { algorithm, value: digest.toString('base64') };
     }
-    result = { length, md5: md5Digest, ...(checksumResult && { checksum: checksumResult }) };
+    result = {
+      length,
+      ...(md5Digest && { md5: md5Digest }),
+      ...(checksumResult && { checksum: checksumResult }),
+    };
     if (held !== undefined) yield held;
   }
 

@@ -50,6 +50,15 @@ describe('verifyBody', () => {
     });
   });
 
+  it('computes the MD5 when asked even without a Content-MD5, and skips it otherwise', async () => {
+    const asked = verifyBody(pieces('abc'), { md5: true });
+    await consume(asked.body);
+    expect(asked.digests().md5).toEqual(md5('abc'));
+    const plain = verifyBody(pieces('abc'), {});
+    await consume(plain.body);
+    expect(plain.digests()).toEqual({ length: 3 });
+  });
+
   it('computes a requested checksum that came without a value', async () => {
     const verified = verifyBody(pieces('abc'), { checksum: { algorithm: 'sha1' } });
     await consume(verified.body);
