@@ -33,7 +33,6 @@ import type {
   PartInfo,
   UploadInfo,
 } from '../core/backend.js';
-import type { Logger } from '../core/logger.js';
 import { bucketExists, createBucket, deleteBucket, listBuckets } from './s3/buckets.js';
 import { copyObject, replaceMetadata } from './s3/copy-object.js';
 import { listObjects } from './s3/listing.js';
@@ -48,7 +47,6 @@ import {
 import { metadataInput, withExpires } from './s3/object-metadata.js';
 import { describeObject, readObject } from './s3/object-reads.js';
 import { withS3Errors } from './s3/sdk-errors.js';
-import { sdkLogger } from './s3/sdk-logger.js';
 import { sendStreaming } from './s3/upload-stream.js';
 
 export interface S3BackendOptions {
@@ -60,8 +58,6 @@ export interface S3BackendOptions {
   /** The SDK's default credential chain when absent. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   forcePathStyle?: boolean;
-  /** Receives the SDK's warnings and errors (without it the SDK writes them to the console). */
-  logger?: Logger;
 }
 
 /** The Backend interface on one S3 client; each operation lives in its module under s3/. */
@@ -80,7 +76,8 @@ export class S3Backend implements Backend {
       credentials: options.credentials,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      logger: options.logger && sdkLogger(options.logger),
+      // No SDK logger: it would log every failed command, expected 404s included, at error level. Failures
+      // that matter reach the gateway's log as errors of the operation that met them.
     });
   }
 
