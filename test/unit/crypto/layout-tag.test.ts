@@ -3,11 +3,10 @@ import { describe, expect, it } from 'vitest';
 import {
   decryptRange,
   deriveLayoutKey,
-  encryptSegment,
   layoutTag,
   verifyLayoutTag,
 } from '../../../functions/core/crypto/index.js';
-import { collect, expectSameBytes, reasonOf, splitAt } from './streams.js';
+import { collect, expectSameBytes, reasonOf, splitAt, storeObject } from './streams.js';
 
 const dataKey = randomBytes(32);
 const layoutKey = deriveLayoutKey(dataKey);
@@ -62,19 +61,7 @@ describe('decryptRange with a layout tag', () => {
   const numbers = [1, 2, 3];
   const sizes = parts.map((part) => part.byteLength);
 
-  async function stored(): Promise<Buffer> {
-    const segments = await Promise.all(
-      parts.map((part, i) =>
-        collect(
-          encryptSegment(splitAt(part), dataKey, {
-            partNumber: numbers[i],
-            plaintextLength: part.byteLength,
-          }),
-        ),
-      ),
-    );
-    return Buffer.concat(segments);
-  }
+  const stored = () => storeObject(dataKey, parts, numbers);
 
   it('reads a range when the layout matches its tag', async () => {
     const object = await stored();

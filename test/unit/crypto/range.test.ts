@@ -4,12 +4,11 @@ import { describe, expect, it } from 'vitest';
 import type { ByteRange } from '../../../functions/core/backend.js';
 import {
   decryptRange,
-  encryptSegment,
   objectCiphertextLength,
   planRange,
   segmentCiphertextLength,
 } from '../../../functions/core/crypto/index.js';
-import { collect, drain, expectSameBytes, reasonOf, splitAt } from './streams.js';
+import { collect, drain, expectSameBytes, reasonOf, splitAt, storeObject as storeParts } from './streams.js';
 
 const KIB64 = 65_536;
 const CHUNK = KIB64 + 16;
@@ -25,19 +24,8 @@ function reasonOfCall(call: () => unknown): string {
   throw new Error('the call succeeded');
 }
 
-/** Encrypts each part as its own segment and concatenates them, as a completed multipart object is stored. */
-async function storeObject(parts: Buffer[], partNumbers: number[]): Promise<Buffer> {
-  const segments = await Promise.all(
-    parts.map((part, i) =>
-      collect(
-        encryptSegment(splitAt(part), dataKey, {
-          partNumber: partNumbers[i],
-          plaintextLength: part.byteLength,
-        }),
-      ),
-    ),
-  );
-  return Buffer.concat(segments);
+function storeObject(parts: Buffer[], partNumbers: number[]): Promise<Buffer> {
+  return storeParts(dataKey, parts, partNumbers);
 }
 
 /** A backend serving inclusive ranges of `stored`, cut at `cuts`, recording what was asked. */

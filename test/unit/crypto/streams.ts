@@ -1,6 +1,6 @@
 // Helpers for the crypto tests: deterministic bytes, sources split anyhow, and stream collectors.
 import { createHash } from 'node:crypto';
-import { FormatError, type FormatErrorReason } from '../../../functions/core/crypto/index.js';
+import { FormatError, encryptSegment, type FormatErrorReason } from '../../../functions/core/crypto/index.js';
 
 /** `size` bytes where byte j is j % 251: the known-answer plaintext, and never aligned to chunk sizes. */
 export function patternBytes(size: number): Buffer {
@@ -65,4 +65,23 @@ export function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void 
   throw new Error(
     `bytes differ: ${actual.byteLength} bytes against ${expected.byteLength} expected, first difference at ${at}`,
   );
+}
+
+/** Encrypts each part as its own segment and concatenates them, as a completed multipart object is stored. */
+export async function storeObject(
+  dataKey: Uint8Array,
+  parts: Buffer[],
+  partNumbers: number[],
+): Promise<Buffer> {
+  const segments = await Promise.all(
+    parts.map((part, i) =>
+      collect(
+        encryptSegment(splitAt(part), dataKey, {
+          partNumber: partNumbers[i],
+          plaintextLength: part.byteLength,
+        }),
+      ),
+    ),
+  );
+  return Buffer.concat(segments);
 }
