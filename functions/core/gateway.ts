@@ -25,6 +25,22 @@ export interface Gateway {
   handle(request: Request, ctx: RequestContext): Promise<Response>;
 }
 
+/**
+ * Finds the bucket and key. A Host of `<bucket>.<domain>` for one of `domains` is S3's virtual-hosted
+ * style (the bucket in the host, the key in the whole path); anything else is path-style
+ * (`/bucket/key`). Recognising virtual-hosted requests matters even where clients are told to use
+ * path-style: read as path-style, `PUT /key` on `bucket.localhost` would create a bucket named `key`.
+ */
+function locate(request: Request, ctx: RequestContext, domains: string[]): { bucket: string; key: string } {
+  const host = (request.headers.get('host') ?? '').toLowerCase().replace(/:\d+$/, '');
+  const domain = domains.find((d) => host.endsWith(`.${d}`));
+  if (domain !== undefined) {
+    const path = ctx.rawPath.startsWith('/') ? ctx.rawPath.slice(1) : ctx.rawPath;
+    return { bucket: host.slice(0, -(domain.length + 1)), key: decodeComponent(path) };
+  }
+  return splitPath(ctx.rawPath);
+}
+
 function splitPath(rawPath: string): { bucket: string; key: string } {
   const path = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
   const slash = path.indexOf('/');
@@ -37,6 +53,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const credentials = options.credentials ?? new StaticCredentialStore(options.config.credentials);
   const now = options.now ?? (() => new Date());
   const { logger } = options;
+  const domains = ['localhost', ...options.config.domains];
 
   return {
     async handle(request, ctx) {
@@ -46,7 +63,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       let response: Response;
       let operation = 'unknown';
       try {
-        const { bucket, key } = splitPath(ctx.rawPath);
+        const { bucket, key } = locate(request, ctx, domains);
         resource = key ? `/${bucket}/${key}` : `/${bucket}`;
         const auth = authenticate(request, ctx, credentials, now());
         const op: Operation = {

@@ -88,6 +88,7 @@ export function loadLocalConfig(options: LocalConfigOptions): LocalConfig {
         defaultBackend: 'local',
         buckets: [],
         credentials: [],
+        domains: [],
       };
   const credentialsFile = join(dataDir, '.sealgate', 'credentials.json');
   const id = options.env.SEALGATE_ACCESS_KEY_ID;

@@ -50,6 +50,11 @@ export interface GatewayConfig {
   defaultBackend: string;
   buckets: BucketRoute[];
   credentials: Credential[];
+  /**
+   * Host names under which `<bucket>.<domain>` addresses a bucket virtual-hosted style, besides
+   * `localhost`, which is always one.
+   */
+  domains: string[];
 }
 
 type Json = Record<string, unknown>;
@@ -226,7 +231,7 @@ function unique<T>(items: T[], key: (item: T) => string, path: (i: number) => st
  */
 export function parseConfig(document: unknown): GatewayConfig {
   const f = Fields.of(document ?? {}, '');
-  f.only(['backends', 'default_backend', 'buckets', 'credentials']);
+  f.only(['backends', 'default_backend', 'buckets', 'credentials', 'domains']);
   const backends = f.list('backends').map((b, i) => parseBackend(b, `backends[${i}]`));
   if (backends.length === 0) throw new ConfigError('backends', 'at least one backend is required');
   unique(
@@ -269,5 +274,12 @@ export function parseConfig(document: unknown): GatewayConfig {
     'access key id',
   );
 
-  return { backends, defaultBackend, buckets, credentials };
+  const domains = f.list('domains').map((d, i) => {
+    if (typeof d !== 'string' || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d)) {
+      throw new ConfigError(`domains[${i}]`, 'must be a lower-case host name, like s3.example.test');
+    }
+    return d;
+  });
+
+  return { backends, defaultBackend, buckets, credentials, domains };
 }

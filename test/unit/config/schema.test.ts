@@ -96,6 +96,7 @@ credentials:
       'names no configured backend',
     ],
     [{ ...minimal, surprise: 1 }, 'surprise', 'unknown field'],
+    [{ ...minimal, domains: ['Not A Host'] }, 'domains[0]', 'lower-case host name'],
     [
       { backends: [{ name: 'x', type: 'filesystem', path: 'p', encryption: { mode: 'rot13' } }] },
       'backends[0].encryption.mode',
