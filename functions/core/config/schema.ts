@@ -275,7 +275,10 @@ export function parseConfig(document: unknown): GatewayConfig {
   );
 
   const domains = f.list('domains').map((d, i) => {
-    if (typeof d !== 'string' || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d)) {
+    if (
+      typeof d !== 'string' ||
+      !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d)
+    ) {
       throw new ConfigError(`domains[${i}]`, 'must be a lower-case host name, like s3.example.test');
     }
     return d;
