@@ -503,6 +503,29 @@ describe.each(BACKENDS)('rejected requests on the %s backend', (backend) => {
       await expectS3Error(s3.send(new HeadBucketCommand({ Bucket: missing })), 'NotFound', 404);
     });
 
+    it('refuses server-side encryption and SSE-C headers with 501 NotImplemented, storing nothing', async () => {
+      const customerKey = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: 'k'.repeat(32) };
+      await expectUnchanged(async () => {
+        await expectS3Error(
+          s3.send(
+            new PutObjectCommand({ Bucket: bucket, Key: 'sse', Body: 'x', ServerSideEncryption: 'AES256' }),
+          ),
+          'NotImplemented',
+          501,
+        );
+        await expectS3Error(
+          s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ssec', Body: 'x', ...customerKey })),
+          'NotImplemented',
+          501,
+        );
+        await expectS3Error(
+          s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'existing', ...customerKey })),
+          'NotImplemented',
+          501,
+        );
+      });
+    });
+
     it('answers NoSuchKey (404) to GET, and a body-less 404 to HEAD', async () => {
       await expectS3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'absent' })), 'NoSuchKey', 404);
       const path = `/${bucket}/absent`;
