@@ -12,6 +12,9 @@
  * cannot clash with a bucket. Every object, part, upload and bucket is built in `tmp/` and renamed into place,
  * so each appears whole or not at all. All state is on disk: processes sharing the root see the same buckets.
  *
+ * It stores bytes as given: native (server-side) encryption is an S3 backend's, and asking this one for it is
+ * refused rather than ignored (the config lets no such backend be built).
+ *
  * Limits: those of key-paths.ts on keys; the root must be on a case-sensitive file system, or keys that differ
  * only by case collide. Listing reads one directory at a time into memory. `partNumber` reads count parts by
  * position in the completed object. Deleting a bucket concurrently with a write into it may drop that write.
@@ -26,10 +29,12 @@ import type {
   ByteRange,
   ListObjectsInput,
   ListObjectsOutput,
+  NativeEncryption,
   ObjectInfo,
   ObjectMetadata,
   PartInfo,
   UploadInfo,
+  WriteOptions,
 } from '../core/backend.js';
 import { errors } from '../core/errors.js';
 import { hasCode } from './filesystem/errno.js';
@@ -115,8 +120,10 @@ export class FilesystemBackend implements Backend {
     body: Body,
     size: number,
     metadata: ObjectMetadata,
-    late?: () => Record<string, string>,
+    options: WriteOptions = {},
   ): Promise<ObjectInfo> {
+    refuseNative(options.native);
+    const { late } = options;
     const path = objectPath(this.root, bucket, key);
     await this.requireBucket(bucket);
     const record = await this.writeObject(bucket, path, async (out) => {
@@ -190,7 +197,9 @@ export class FilesystemBackend implements Backend {
     bucket: string,
     key: string,
     metadata: ObjectMetadata,
+    options: Pick<WriteOptions, 'native'> = {},
   ): Promise<ObjectInfo> {
+    refuseNative(options.native);
     const path = objectPath(this.root, bucket, key);
     await this.requireBucket(bucket);
     // Reading through the handle opened first makes a copy onto itself (a metadata replace) safe.
@@ -215,7 +224,13 @@ export class FilesystemBackend implements Backend {
 
   // --- multipart uploads ---
 
-  async createMultipartUpload(bucket: string, key: string, metadata: ObjectMetadata): Promise<string> {
+  async createMultipartUpload(
+    bucket: string,
+    key: string,
+    metadata: ObjectMetadata,
+    options: Pick<WriteOptions, 'native'> = {},
+  ): Promise<string> {
+    refuseNative(options.native);
     objectPath(this.root, bucket, key); // rejects a key that could never be completed, before any part streams
     return this.uploads.create(bucket, key, metadata);
   }
@@ -240,10 +255,11 @@ export class FilesystemBackend implements Backend {
     key: string,
     uploadId: string,
     parts: { partNumber: number; etag: string }[],
+    late?: Record<string, string>,
   ): Promise<ObjectInfo> {
     const path = objectPath(this.root, bucket, key);
     const record = await this.orMissingBucket(bucket, () =>
-      this.uploads.complete(bucket, key, uploadId, parts, { path, base: join(this.root, bucket) }),
+      this.uploads.complete(bucket, key, uploadId, parts, { path, base: join(this.root, bucket) }, late),
     );
     return toObjectInfo(key, record);
   }
@@ -318,6 +334,16 @@ export class FilesystemBackend implements Backend {
       await this.requireBucket(bucket);
       throw errors.noSuchKey(key);
     }
+  }
+}
+
+/** @throws S3Error InvalidRequest for any native encryption request: this backend stores bytes as given. */
+function refuseNative(native: NativeEncryption | undefined): void {
+  if (native) {
+    throw errors.invalidRequest(
+      `Server-side encryption (${native.algorithm}) was asked of a backend that cannot do it: the filesystem ` +
+        'backend cannot encrypt natively; only S3 backends can.',
+    );
   }
 }
 

@@ -10,15 +10,24 @@
  * - Markers known only after the body (`putObject`'s `late`: a checksum that arrived in an aws-chunked
  *   trailer) cannot ride on the PutObject, whose metadata travels in headers before the body. When there are
  *   any, the PutObject is followed by one CopyObject of the object onto itself (MetadataDirective REPLACE,
- *   If-Match on the ETag just written) carrying the full metadata: one extra request, only for uploads whose
- *   checksum arrives in a trailer. Between the two requests the object is visible without those markers; if
- *   the copy fails, the object stays so and the write reports the failure (a retried PUT replaces it).
+ *   If-Match on the ETag just written) carrying the full metadata and the same native encryption settings:
+ *   one extra request, only for uploads whose checksum arrives in a trailer. Between the two requests the
+ *   object is visible without those markers; if the copy fails, the object stays so and the write reports
+ *   the failure (a retried PUT replaces it). Markers known only at completion of a multipart upload take the
+ *   same way, recording the multipart ETag and part sizes the copy makes S3 forget (s3/multipart-uploads.ts).
+ * - Native encryption (`options.native`: SSE-KMS or SSE-S3) is asked for on PutObject, CopyObject and
+ *   CreateMultipartUpload (s3/native-encryption.ts); every object the backend describes carries what S3
+ *   reports of its encryption.
+ * - Listing with metadata costs a HeadObject per listed object, up to 16 at a time (s3/listing.ts).
  * - No state is kept between requests: an upload's metadata lives in S3 (given to CreateMultipartUpload),
  *   and a bucket's creation date is asked of S3 each time, so any gateway instance can serve any request.
  *
  * Differences a caller may notice: S3 gives an object stored without Content-Type a default one
  * (`binary/octet-stream` or `application/octet-stream`); `lastModified` returned by a write is this
- * process's clock (PutObject and UploadPart do not return S3's); CopyObject copies at most 5 GiB.
+ * process's clock (PutObject and UploadPart do not return S3's); CopyObject copies at most 5 GiB, and so
+ * does a multipart completion with late markers (refused with EntityTooLarge before completing). The ETag
+ * of such a completion is the recorded multipart ETag: anyone reading the bucket directly sees S3's own,
+ * that of a single-part object.
  */
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
@@ -32,6 +41,7 @@ import type {
   ObjectMetadata,
   PartInfo,
   UploadInfo,
+  WriteOptions,
 } from '../core/backend.js';
 import { bucketExists, createBucket, deleteBucket, listBuckets } from './s3/buckets.js';
 import { copyObject, replaceMetadata } from './s3/copy-object.js';
@@ -44,6 +54,7 @@ import {
   listParts,
   uploadPart,
 } from './s3/multipart-uploads.js';
+import { nativeInput, withNative } from './s3/native-encryption.js';
 import { metadataInput, withExpires } from './s3/object-metadata.js';
 import { describeObject, readObject } from './s3/object-reads.js';
 import { withS3Errors } from './s3/sdk-errors.js';
@@ -112,8 +123,9 @@ export class S3Backend implements Backend {
     body: Body,
     size: number,
     metadata: ObjectMetadata,
-    late?: () => Record<string, string>,
+    options: WriteOptions = {},
   ): Promise<ObjectInfo> {
+    const { late, native } = options;
     const input = metadataInput(metadata); // first: refuses reserved metadata names before the body is read
     let markers: Record<string, string> = {};
     const out = await sendStreaming(
@@ -123,7 +135,14 @@ export class S3Backend implements Backend {
       (stream, abortSignal) =>
         this.client.send(
           withExpires(
-            new PutObjectCommand({ Bucket: bucket, Key: key, Body: stream, ContentLength: size, ...input }),
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: stream,
+              ContentLength: size,
+              ...input,
+              ...nativeInput(native),
+            }),
             metadata.headers,
           ),
           { abortSignal },
@@ -134,9 +153,20 @@ export class S3Backend implements Backend {
         }),
     );
     const etag = out.ETag ?? '';
-    if (Object.keys(markers).length === 0) return { key, size, etag, lastModified: new Date(), metadata };
+    if (Object.keys(markers).length === 0) {
+      const info: ObjectInfo = { key, size, etag, lastModified: new Date(), metadata };
+      return withNative(info, out);
+    }
     const full: ObjectMetadata = { ...metadata, internal: { ...metadata.internal, ...markers } };
-    return { key, size, ...(await replaceMetadata(this.client, bucket, key, etag, full)), metadata: full };
+    const copied = await replaceMetadata(this.client, bucket, key, etag, { metadata: full, native });
+    const info: ObjectInfo = {
+      key,
+      size,
+      etag: copied.etag,
+      lastModified: copied.lastModified,
+      metadata: full,
+    };
+    return copied.native ? { ...info, native: copied.native } : withNative(info, out);
   }
 
   headObject(bucket: string, key: string, partNumber?: number): Promise<ObjectInfo & { part?: ByteRange }> {
@@ -162,8 +192,9 @@ export class S3Backend implements Backend {
     bucket: string,
     key: string,
     metadata: ObjectMetadata,
+    options: Pick<WriteOptions, 'native'> = {},
   ): Promise<ObjectInfo> {
-    return copyObject(this.client, source, bucket, key, metadata);
+    return copyObject(this.client, source, bucket, key, metadata, options.native);
   }
 
   listObjects(bucket: string, input: ListObjectsInput): Promise<ListObjectsOutput> {
@@ -172,8 +203,13 @@ export class S3Backend implements Backend {
 
   // --- multipart uploads ---
 
-  createMultipartUpload(bucket: string, key: string, metadata: ObjectMetadata): Promise<string> {
-    return createMultipartUpload(this.client, bucket, key, metadata);
+  createMultipartUpload(
+    bucket: string,
+    key: string,
+    metadata: ObjectMetadata,
+    options: Pick<WriteOptions, 'native'> = {},
+  ): Promise<string> {
+    return createMultipartUpload(this.client, bucket, key, metadata, options.native);
   }
 
   uploadPart(
@@ -196,8 +232,9 @@ export class S3Backend implements Backend {
     key: string,
     uploadId: string,
     parts: { partNumber: number; etag: string }[],
+    late?: Record<string, string>,
   ): Promise<ObjectInfo> {
-    return completeMultipartUpload(this.client, bucket, key, uploadId, parts);
+    return completeMultipartUpload(this.client, bucket, key, uploadId, parts, late);
   }
 
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {

@@ -22,6 +22,31 @@ export interface ObjectMetadata {
   internal: Record<string, string>;
 }
 
+/**
+ * Server-side encryption done by the backend itself (AWS SSE-KMS / SSE-S3): on writes, what the gateway asks
+ * for; on reads, what the backend reports. Only S3 backends support it.
+ */
+export interface NativeEncryption {
+  /** `x-amz-server-side-encryption`: `aws:kms` or `AES256`. */
+  algorithm: 'aws:kms' | 'AES256';
+  /** For `aws:kms`: the KMS key (id, ARN or alias); absent asks for the AWS managed key `aws/s3`. */
+  kmsKeyId?: string;
+  /** For `aws:kms`: S3 Bucket Keys. */
+  bucketKeyEnabled?: boolean;
+}
+
+/** Options of the calls that create an object. */
+export interface WriteOptions {
+  /**
+   * Called once the body has been consumed whole; returns internal markers known only then (a trailing
+   * checksum, values sealed over the plaintext). They are stored with the object as if they had been in
+   * `metadata.internal`. Never called for a body that throws.
+   */
+  late?: () => Record<string, string>;
+  /** Ask the backend to encrypt the object itself (S3 backends only; others throw). */
+  native?: NativeEncryption;
+}
+
 export interface ObjectInfo {
   key: string;
   /** Stored size in bytes (of what the backend holds). */
@@ -32,14 +57,21 @@ export interface ObjectInfo {
   metadata: ObjectMetadata;
   /** For an object completed from a multipart upload: the number of parts. */
   partsCount?: number;
+  /** The backend's own server-side encryption of the object, as it reports it (S3 backends). */
+  native?: NativeEncryption;
 }
 
-/** A listing entry: like ObjectInfo but a backend may leave out metadata it would need extra calls for. */
+/**
+ * A listing entry: like ObjectInfo but a backend may leave out metadata it would need extra calls for.
+ * With `withMetadata` in the request, `metadata` (and `partsCount` for multipart objects) is filled in.
+ */
 export interface ListedObject {
   key: string;
   size: number;
   etag: string;
   lastModified: Date;
+  metadata?: ObjectMetadata;
+  partsCount?: number;
 }
 
 export interface ListObjectsInput {
@@ -48,6 +80,11 @@ export interface ListObjectsInput {
   /** Return keys strictly after this one (V1 marker, V2 start-after or continuation). */
   after?: string;
   maxKeys: number;
+  /**
+   * Also return each object's metadata (the gateway needs its markers to list encrypted objects with their
+   * plaintext sizes). Costs a filesystem backend a footer read and an S3 backend a HeadObject per object.
+   */
+  withMetadata?: boolean;
 }
 
 export interface ListObjectsOutput {
@@ -87,19 +124,14 @@ export interface Backend {
   /** Whether the bucket exists (S3's HeadBucket); creation dates come from listBuckets. */
   bucketExists(bucket: string): Promise<boolean>;
 
-  /**
-   * Stores `size` bytes from `body` atomically: if `body` throws, nothing is stored. `late`, when given, is
-   * called once the body has been consumed whole and returns internal markers known only then (a trailing
-   * checksum); they are stored with the object as if they had been in `metadata.internal`. It is never
-   * called for a body that throws.
-   */
+  /** Stores `size` bytes from `body` atomically: if `body` throws, nothing is stored. */
   putObject(
     bucket: string,
     key: string,
     body: Body,
     size: number,
     metadata: ObjectMetadata,
-    late?: () => Record<string, string>,
+    options?: WriteOptions,
   ): Promise<ObjectInfo>;
   /** With `partNumber`, also the stored byte range of that part (S3's HeadObject `partNumber`). */
   headObject(bucket: string, key: string, partNumber?: number): Promise<ObjectInfo & { part?: ByteRange }>;
@@ -121,10 +153,16 @@ export interface Backend {
     bucket: string,
     key: string,
     metadata: ObjectMetadata,
+    options?: Pick<WriteOptions, 'native'>,
   ): Promise<ObjectInfo>;
   listObjects(bucket: string, input: ListObjectsInput): Promise<ListObjectsOutput>;
 
-  createMultipartUpload(bucket: string, key: string, metadata: ObjectMetadata): Promise<string>;
+  createMultipartUpload(
+    bucket: string,
+    key: string,
+    metadata: ObjectMetadata,
+    options?: Pick<WriteOptions, 'native'>,
+  ): Promise<string>;
   /** Stores one part atomically; a part uploaded again under the same number replaces the earlier one. */
   uploadPart(
     bucket: string,
@@ -138,13 +176,15 @@ export interface Backend {
   listParts(bucket: string, key: string, uploadId: string): Promise<PartInfo[]>;
   /**
    * Joins the named parts (already checked by the core: ascending, present, ETags matching) into the object,
-   * with the metadata the upload was created with. The result's ETag is S3's multipart ETag.
+   * with the metadata the upload was created with. The result's ETag is S3's multipart ETag. `late` markers
+   * (known only at completion: an encrypted object's part layout) are added to the stored internal markers.
    */
   completeMultipartUpload(
     bucket: string,
     key: string,
     uploadId: string,
     parts: { partNumber: number; etag: string }[],
+    late?: Record<string, string>,
   ): Promise<ObjectInfo>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   /** Uploads in progress, ordered by key then initiation. */

@@ -202,4 +202,77 @@ export const errors = {
   notImplemented: (what: string) =>
     new S3Error('NotImplemented', 501, `${what} is not implemented by this gateway.`),
   slowDown: (message = 'Please reduce your request rate.') => new S3Error('SlowDown', 503, message),
+
+  // Server-side encryption with customer-provided keys (SSE-C), with S3's codes and messages.
+  ssecMissingParameter: (what: string) =>
+    new S3Error(
+      'InvalidRequest',
+      400,
+      `Requests specifying Server Side Encryption with Customer provided keys must provide ${what}.`,
+    ),
+  ssecInvalidAlgorithm: (value: string) =>
+    new S3Error(
+      'InvalidEncryptionAlgorithmError',
+      400,
+      'The encryption request you specified is not valid. The valid value is AES256.',
+      { ArgumentName: 'x-amz-server-side-encryption-customer-algorithm', ArgumentValue: value },
+    ),
+  ssecInvalidKey: (header: string) =>
+    new S3Error('InvalidArgument', 400, 'The secret key was invalid for the specified algorithm.', {
+      ArgumentName: header,
+    }),
+  ssecKeyMd5Mismatch: (header: string) =>
+    new S3Error(
+      'InvalidArgument',
+      400,
+      'The calculated MD5 hash of the key did not match the hash that was provided.',
+      { ArgumentName: header },
+    ),
+  ssecInsecure: () =>
+    new S3Error(
+      'InvalidRequest',
+      400,
+      'Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.',
+    ),
+  ssecWithServerSideEncryption: () =>
+    new S3Error(
+      'InvalidArgument',
+      400,
+      'Server Side Encryption with Customer provided key is incompatible with the encryption method specified',
+      { ArgumentName: 'x-amz-server-side-encryption' },
+    ),
+  ssecRequired: () =>
+    new S3Error(
+      'InvalidRequest',
+      400,
+      'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.',
+    ),
+  ssecNotApplicable: () =>
+    new S3Error('InvalidRequest', 400, 'The encryption parameters are not applicable to this object.'),
+  ssecWrongKey: () =>
+    new S3Error(
+      'AccessDenied',
+      403,
+      'The SSE-C key provided does not match the key the object was encrypted with.',
+    ),
+
+  /**
+   * An object wrapped under a key id the backend does not hold. A 400 with its own code: it is a
+   * configuration matter an operator must fix, not something a retry or other credentials would change.
+   */
+  keyIdMismatch: (objectKeyId: string, backend: string, configured: string[]) =>
+    new S3Error(
+      'EncryptionKeyMismatch',
+      400,
+      `The object was encrypted with key id "${objectKeyId}", but backend "${backend}" is configured with ` +
+        (configured.length ? configured.map((id) => `key id "${id}"`).join(' and legacy ') : 'no key') +
+        `. Restore that key as the backend's legacy_key/legacy_key_id, or check that the bucket routes to the backend that holds it.`,
+    ),
+  /** Stored ciphertext or its markers failed authentication: tampered, truncated or moved on the backend. */
+  objectIntegrity: (detail: string) =>
+    new S3Error(
+      'ObjectIntegrityError',
+      500,
+      `The stored object failed its integrity check and was not returned (${detail}). It was changed or damaged on the backend.`,
+    ),
 };

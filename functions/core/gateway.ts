@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { authenticate } from './auth/sigv4.js';
 import { StaticCredentialStore, type CredentialStore } from './auth/credentials.js';
 import type { Backend } from './backend.js';
+import { BackendKeys } from './encryption/data-keys.js';
+import type { KeyService } from './encryption/kms.js';
 import type { GatewayConfig } from './config/schema.js';
 import { S3Error, toS3Error } from './errors.js';
 import type { Logger } from './logger.js';
@@ -14,6 +16,8 @@ export interface GatewayOptions {
   config: GatewayConfig;
   /** One backend per configured backend name. */
   backends: ReadonlyMap<string, Backend>;
+  /** KMS access per backend name (aws-kms-envelope objects need it to be read, whatever the mode now). */
+  keyServices?: ReadonlyMap<string, KeyService>;
   logger: Logger;
   credentials?: CredentialStore;
   /** The clock, for signature time checks (tests move it). */
@@ -49,7 +53,13 @@ function splitPath(rawPath: string): { bucket: string; key: string } {
 }
 
 export function createGateway(options: GatewayOptions): Gateway {
-  const routes = new BucketRoutes(options.config, options.backends);
+  const keys = new Map(
+    options.config.backends.map((b) => [
+      b.name,
+      new BackendKeys(b.name, b.encryption, options.keyServices?.get(b.name)),
+    ]),
+  );
+  const routes = new BucketRoutes(options.config, options.backends, keys);
   const credentials = options.credentials ?? new StaticCredentialStore(options.config.credentials);
   const now = options.now ?? (() => new Date());
   const { logger } = options;

@@ -1,10 +1,12 @@
 import type { Backend } from './backend.js';
 import type { GatewayConfig } from './config/schema.js';
+import type { BackendKeys } from './encryption/data-keys.js';
 
-/** Where a gateway bucket lives: its backend and the bucket's name there. */
+/** Where a gateway bucket lives: its backend, the bucket's name there, and the backend's keys. */
 export interface Route {
   backend: Backend;
   bucket: string;
+  keys: BackendKeys;
 }
 
 /**
@@ -17,6 +19,7 @@ export class BucketRoutes {
   constructor(
     private readonly config: Pick<GatewayConfig, 'buckets' | 'defaultBackend'>,
     private readonly backends: ReadonlyMap<string, Backend>,
+    private readonly keys: ReadonlyMap<string, BackendKeys>,
   ) {
     this.explicit = new Map(config.buckets.map((b) => [b.name, b]));
   }
@@ -25,8 +28,9 @@ export class BucketRoutes {
     const route = this.explicit.get(bucket);
     const backendName = route?.backend ?? this.config.defaultBackend;
     const backend = this.backends.get(backendName);
-    if (!backend) throw new Error(`backend ${backendName} is not configured`);
-    return { backend, bucket: route?.backendBucket ?? bucket };
+    const keys = this.keys.get(backendName);
+    if (!backend || !keys) throw new Error(`backend ${backendName} is not configured`);
+    return { backend, bucket: route?.backendBucket ?? bucket, keys };
   }
 
   /**

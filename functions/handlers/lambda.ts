@@ -4,6 +4,7 @@
  * invocation the container serves. Nothing depends on state kept between invocations.
  */
 import { createBackends } from '../adapters/create-backends.js';
+import { createKeyServices } from '../adapters/create-key-services.js';
 import { streamHandle } from '../adapters/function-url.js';
 import { ConfigError } from '../core/config/config-error.js';
 import { parseConfigText } from '../core/config/config-text.js';
@@ -36,7 +37,12 @@ const logger = jsonLogger(parseLevel(process.env.SEALGATE_LOG_LEVEL));
 function init() {
   try {
     const config = configFromEnvironment(process.env);
-    return createGateway({ config, backends: createBackends(config.backends), logger });
+    return createGateway({
+      config,
+      backends: createBackends(config.backends),
+      keyServices: createKeyServices(config.backends),
+      logger,
+    });
   } catch (error) {
     // An init failure fails every invocation of this container; say why once, in the log.
     logger.error('init failed', { error: error instanceof Error ? error.message : String(error) });

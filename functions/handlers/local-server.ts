@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createBackends } from '../adapters/create-backends.js';
+import { createKeyServices } from '../adapters/create-key-services.js';
 import { createNodeServer } from '../adapters/node-http.js';
 import { createGateway } from '../core/gateway.js';
 import type { Logger } from '../core/logger.js';
@@ -28,6 +29,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const gateway = createGateway({
     config: local.config,
     backends: createBackends(local.config.backends),
+    keyServices: createKeyServices(local.config.backends),
     logger: options.logger,
   });
   const server = createNodeServer({ gateway, logger: options.logger, tls: options.tls });

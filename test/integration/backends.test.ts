@@ -4,16 +4,23 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListPartsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { decodeSegment, encodeSegment } from '../../functions/adapters/filesystem/key-paths.js';
 import { FilesystemBackend } from '../../functions/adapters/filesystem-backend.js';
+import { completeMultipartUpload } from '../../functions/adapters/s3/multipart-uploads.js';
 import { S3Backend } from '../../functions/adapters/s3-backend.js';
 import type { Backend, Body, ObjectMetadata } from '../../functions/core/backend.js';
 import { S3Error } from '../../functions/core/errors.js';
@@ -87,6 +94,28 @@ async function s3Error(promise: Promise<unknown>): Promise<S3Error> {
 
 function binarySorted(keys: string[]): string[] {
   return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** S3's multipart ETag: the MD5 of the parts' binary MD5s, then '-' and the number of parts. */
+function multipartEtag(parts: Uint8Array[]): string {
+  const digests = parts.map((part) => createHash('md5').update(part).digest());
+  return `"${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${parts.length}"`;
+}
+
+/** Uploads `parts` as parts 1..n of an upload; returns what CompleteMultipartUpload takes. */
+async function uploadParts(
+  backend: Backend,
+  bucket: string,
+  key: string,
+  uploadId: string,
+  parts: Uint8Array[],
+): Promise<{ partNumber: number; etag: string }[]> {
+  const uploaded: { partNumber: number; etag: string }[] = [];
+  for (const [index, data] of parts.entries()) {
+    const part = await backend.uploadPart(bucket, key, uploadId, index + 1, chunksOf(data), data.length);
+    uploaded.push({ partNumber: part.partNumber, etag: part.etag });
+  }
+  return uploaded;
 }
 
 let bucketCounter = 0;
@@ -304,7 +333,9 @@ function backendContract(name: string, open: () => Promise<Subject>): void {
         const data = randomBytes(70_000);
         const meta = metadata({ user: { colour: 'green' }, internal: { mode: 'none' } });
         const late = vi.fn(() => ({ 'checksum-crc32': 'q0Bn5Q==' }));
-        const stored = await backend.putObject(bucket, 'trailed', chunksOf(data), data.length, meta, late);
+        const stored = await backend.putObject(bucket, 'trailed', chunksOf(data), data.length, meta, {
+          late,
+        });
         expect(late).toHaveBeenCalledTimes(1);
         const expected: ObjectMetadata = {
           ...meta,
@@ -324,9 +355,9 @@ function backendContract(name: string, open: () => Promise<Subject>): void {
 
       it('stores late markers with an empty object', async () => {
         const bucket = await newBucket();
-        await backend.putObject(bucket, 'empty', chunksOf(Buffer.alloc(0)), 0, metadata(), () => ({
-          'checksum-sha256': '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=',
-        }));
+        await backend.putObject(bucket, 'empty', chunksOf(Buffer.alloc(0)), 0, metadata(), {
+          late: () => ({ 'checksum-sha256': '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=' }),
+        });
         const head = await backend.headObject(bucket, 'empty');
         expect(head.metadata.internal).toEqual({
           'checksum-sha256': '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=',
@@ -337,14 +368,9 @@ function backendContract(name: string, open: () => Promise<Subject>): void {
       it('stores the object as given when late returns no markers', async () => {
         const bucket = await newBucket();
         const meta = metadata({ internal: { mode: 'none' } });
-        const stored = await backend.putObject(
-          bucket,
-          'plain',
-          chunksOf(Buffer.from('x')),
-          1,
-          meta,
-          () => ({}),
-        );
+        const stored = await backend.putObject(bucket, 'plain', chunksOf(Buffer.from('x')), 1, meta, {
+          late: () => ({}),
+        });
         expect(stored.metadata).toEqual(meta);
         expect((await backend.headObject(bucket, 'plain')).metadata).toEqual(meta);
       });
@@ -354,16 +380,16 @@ function backendContract(name: string, open: () => Promise<Subject>): void {
         const data = randomBytes(100_000);
         const late = vi.fn(() => ({ 'checksum-crc32': 'AAAAAA==' }));
         await expect(
-          backend.putObject(bucket, 'broken', failingAfter(data, 30_000), data.length, metadata(), late),
+          backend.putObject(bucket, 'broken', failingAfter(data, 30_000), data.length, metadata(), { late }),
         ).rejects.toThrow('the client went away');
         await expect(
-          backend.putObject(bucket, 'broken', failingAtEnd(data), data.length, metadata(), late),
+          backend.putObject(bucket, 'broken', failingAtEnd(data), data.length, metadata(), { late }),
         ).rejects.toThrow('the trailer did not match');
         const empty = async function* (): AsyncGenerator<Uint8Array> {
           yield* [];
           throw new Error('the client went away');
         };
-        await expect(backend.putObject(bucket, 'broken', empty(), 0, metadata(), late)).rejects.toThrow(
+        await expect(backend.putObject(bucket, 'broken', empty(), 0, metadata(), { late })).rejects.toThrow(
           'the client went away',
         );
         expect(late).not.toHaveBeenCalled();
@@ -379,7 +405,7 @@ function backendContract(name: string, open: () => Promise<Subject>): void {
         };
         for (const body of [data, Buffer.alloc(0)]) {
           await expect(
-            backend.putObject(bucket, 'refused', chunksOf(body), body.length, metadata(), late),
+            backend.putObject(bucket, 'refused', chunksOf(body), body.length, metadata(), { late }),
           ).rejects.toThrow('no checksum after all');
           expect(await s3Error(backend.headObject(bucket, 'refused'))).toMatchObject({ code: 'NoSuchKey' });
         }
@@ -699,6 +725,145 @@ function backendContract(name: string, open: () => Promise<Subject>): void {
         expect((await backend.headObject(bucket, 'shared')).metadata).toEqual(meta);
       });
     });
+
+    describe('markers known only at completion (late)', () => {
+      it('adds late markers to the completed object, keeping its multipart ETag and its parts', async () => {
+        const bucket = await newBucket();
+        const meta = metadata({ user: { kind: 'multipart' }, internal: { mode: 'none' } });
+        const first = randomBytes(PART_SIZE);
+        const last = randomBytes(1000);
+        const uploadId = await backend.createMultipartUpload(bucket, 'laid/out', meta);
+        const parts = await uploadParts(backend, bucket, 'laid/out', uploadId, [first, last]);
+        const late = { layout: 'segments-v1', 'layout-tag': 'tag' };
+        const completed = await backend.completeMultipartUpload(bucket, 'laid/out', uploadId, parts, late);
+
+        const expected: ObjectMetadata = { ...meta, internal: { mode: 'none', ...late } };
+        const etag = multipartEtag([first, last]);
+        expect(completed).toMatchObject({ size: PART_SIZE + 1000, etag, partsCount: 2, metadata: expected });
+        expect(meta.internal).toEqual({ mode: 'none' });
+
+        const head = await backend.headObject(bucket, 'laid/out');
+        expect(head).toMatchObject({ size: PART_SIZE + 1000, etag, partsCount: 2 });
+        expect(head.metadata).toEqual(expected);
+        const whole = await backend.getObject(bucket, 'laid/out');
+        expect(whole.info).toMatchObject({ etag, partsCount: 2, metadata: expected });
+        expect((await collect(whole.body)).equals(Buffer.concat([first, last]))).toBe(true);
+
+        // partNumber reads still find each part's bytes.
+        expect((await backend.headObject(bucket, 'laid/out', 1)).part).toEqual({
+          start: 0,
+          end: PART_SIZE - 1,
+        });
+        const head2 = await backend.headObject(bucket, 'laid/out', 2);
+        expect(head2).toMatchObject({
+          etag,
+          partsCount: 2,
+          part: { start: PART_SIZE, end: PART_SIZE + 999 },
+        });
+        expect(head2.metadata).toEqual(expected);
+        const part1 = await backend.getObject(bucket, 'laid/out', { partNumber: 1 });
+        expect(part1.range).toEqual({ start: 0, end: PART_SIZE - 1 });
+        expect((await collect(part1.body)).equals(first)).toBe(true);
+        const part2 = await backend.getObject(bucket, 'laid/out', { partNumber: 2 });
+        expect(part2.range).toEqual({ start: PART_SIZE, end: PART_SIZE + 999 });
+        expect(part2.info).toMatchObject({ size: PART_SIZE + 1000, etag, partsCount: 2, metadata: expected });
+        expect((await collect(part2.body)).equals(last)).toBe(true);
+        expect(await s3Error(backend.getObject(bucket, 'laid/out', { partNumber: 3 }))).toMatchObject({
+          code: 'InvalidPartNumber',
+          status: 416,
+        });
+        expect(await s3Error(backend.headObject(bucket, 'laid/out', 3))).toMatchObject({
+          code: 'InvalidPartNumber',
+        });
+
+        // Byte ranges across the part boundary are unaffected.
+        const across = await backend.getObject(bucket, 'laid/out', {
+          start: PART_SIZE - 5,
+          end: PART_SIZE + 4,
+        });
+        expect(across.info.etag).toBe(etag);
+        const expectedBytes = Buffer.concat([first.subarray(PART_SIZE - 5), last.subarray(0, 5)]);
+        expect((await collect(across.body)).equals(expectedBytes)).toBe(true);
+      });
+
+      it('stores the upload’s metadata as it was when late is empty', async () => {
+        const bucket = await newBucket();
+        const meta = metadata({ internal: { mode: 'none' } });
+        const uploadId = await backend.createMultipartUpload(bucket, 'plain', meta);
+        const parts = await uploadParts(backend, bucket, 'plain', uploadId, [Buffer.from('only part')]);
+        const done = await backend.completeMultipartUpload(bucket, 'plain', uploadId, parts, {});
+        expect(done).toMatchObject({ etag: multipartEtag([Buffer.from('only part')]), partsCount: 1 });
+        expect((await backend.headObject(bucket, 'plain')).metadata).toEqual(meta);
+      });
+
+      it('adds late markers to a one-part upload and still serves part 1', async () => {
+        const bucket = await newBucket();
+        const data = randomBytes(10_000);
+        const uploadId = await backend.createMultipartUpload(bucket, 'one', metadata());
+        const parts = await uploadParts(backend, bucket, 'one', uploadId, [data]);
+        await backend.completeMultipartUpload(bucket, 'one', uploadId, parts, { layout: 'x' });
+        const head = await backend.headObject(bucket, 'one', 1);
+        expect(head).toMatchObject({
+          etag: multipartEtag([data]),
+          partsCount: 1,
+          part: { start: 0, end: 9_999 },
+        });
+        expect(head.metadata.internal).toEqual({ layout: 'x' });
+        const part = await backend.getObject(bucket, 'one', { partNumber: 1 });
+        expect((await collect(part.body)).equals(data)).toBe(true);
+      });
+    });
+
+    describe('listing with metadata', () => {
+      let bucket: string;
+      const single = metadata({ user: { colour: 'red' }, internal: { mode: 'none' } });
+      const multi = metadata({ headers: { 'content-type': 'text/plain' }, user: {}, internal: {} });
+      let multiEtag: string;
+
+      beforeAll(async () => {
+        bucket = bucketName();
+        await backend.createBucket(bucket);
+        await put(bucket, 'list/single', Buffer.from('single'), single);
+        const uploadId = await backend.createMultipartUpload(bucket, 'list/multi', multi);
+        const data = [randomBytes(PART_SIZE), Buffer.from('tail')];
+        const parts = await uploadParts(backend, bucket, 'list/multi', uploadId, data);
+        await backend.completeMultipartUpload(bucket, 'list/multi', uploadId, parts, { layout: 'l' });
+        multiEtag = multipartEtag(data);
+      });
+
+      it('fills metadata and parts counts in when asked', async () => {
+        const page = await backend.listObjects(bucket, { prefix: 'list/', maxKeys: 10, withMetadata: true });
+        expect(page.objects.map((object) => object.key)).toEqual(['list/multi', 'list/single']);
+        const [multiListed, singleListed] = page.objects;
+        expect(multiListed).toMatchObject({ size: PART_SIZE + 4, etag: multiEtag, partsCount: 2 });
+        expect(multiListed.metadata).toEqual({ ...multi, internal: { layout: 'l' } });
+        expect(singleListed).toMatchObject({ size: 6, etag: `"${md5(Buffer.from('single'))}"` });
+        expect(singleListed.metadata).toEqual(single);
+        expect(singleListed.partsCount).toBeUndefined();
+      });
+
+      it('leaves metadata and parts counts out without the flag', async () => {
+        const page = await backend.listObjects(bucket, { prefix: 'list/', maxKeys: 10 });
+        expect(page.objects).toHaveLength(2);
+        for (const object of page.objects) {
+          expect(object.metadata).toBeUndefined();
+          expect(object.partsCount).toBeUndefined();
+        }
+      });
+
+      it('pages and rolls up as without metadata', async () => {
+        const first = await backend.listObjects(bucket, { prefix: 'list/', maxKeys: 1, withMetadata: true });
+        expect(first).toMatchObject({ isTruncated: true, last: 'list/multi' });
+        expect(first.objects.map((object) => object.metadata?.internal)).toEqual([{ layout: 'l' }]);
+        const rolled = await backend.listObjects(bucket, {
+          prefix: '',
+          delimiter: '/',
+          maxKeys: 10,
+          withMetadata: true,
+        });
+        expect(rolled).toMatchObject({ objects: [], commonPrefixes: ['list/'] });
+      });
+    });
   });
 }
 
@@ -816,9 +981,9 @@ describe('filesystem backend', () => {
 
   it('writes one file per object: the data, then the JSON record, then a 9-byte footer', async () => {
     const data = Buffer.from('the data');
-    await backend.putObject(bucket, 'layout/object', chunksOf(data), data.length, metadata(), () => ({
-      'checksum-crc32': 'late',
-    }));
+    await backend.putObject(bucket, 'layout/object', chunksOf(data), data.length, metadata(), {
+      late: () => ({ 'checksum-crc32': 'late' }),
+    });
     const file = await readFile(join(root, bucket, 'layout', 'object@obj'));
     const footer = file.subarray(file.length - 9);
     expect(footer.subarray(5).toString('latin1')).toBe('SGOB');
@@ -929,6 +1094,40 @@ describe('filesystem backend', () => {
     }
     expect(chunks).toBeGreaterThan(1);
     expect(largest).toBeLessThanOrEqual(MiB);
+  });
+
+  it('refuses native encryption on put, copy and multipart creation, storing nothing', async () => {
+    const native = { algorithm: 'aws:kms', kmsKeyId: 'alias/anything' } as const;
+    await put('native/source', 'x');
+    const attempts = [
+      backend.putObject(bucket, 'native/put', chunksOf(Buffer.from('x')), 1, metadata(), { native }),
+      backend.copyObject({ bucket, key: 'native/source' }, bucket, 'native/copy', metadata(), {
+        native: { algorithm: 'AES256' },
+      }),
+      backend.createMultipartUpload(bucket, 'native/multi', metadata(), { native }),
+    ];
+    for (const attempt of attempts) {
+      const error = await s3Error(attempt);
+      expect(error).toMatchObject({ code: 'InvalidRequest', status: 400 });
+      expect(error.message).toContain('the filesystem backend cannot encrypt natively');
+    }
+    const page = await backend.listObjects(bucket, { prefix: 'native/', maxKeys: 10 });
+    expect(page.objects.map((object) => object.key)).toEqual(['native/source']);
+    expect(await backend.listMultipartUploads(bucket, 'native/')).toEqual([]);
+  });
+
+  it('stores late completion markers in the object’s record, beside its part sizes', async () => {
+    const uploadId = await backend.createMultipartUpload(bucket, 'record/multi', metadata());
+    const parts = await uploadParts(backend, bucket, 'record/multi', uploadId, [Buffer.from('abc')]);
+    await backend.completeMultipartUpload(bucket, 'record/multi', uploadId, parts, { layout: 'l' });
+    const file = await readFile(join(root, bucket, 'record', 'multi@obj'));
+    const length = file.readUInt32BE(file.length - 9);
+    const record = JSON.parse(file.subarray(3, 3 + length).toString()) as {
+      metadata: ObjectMetadata;
+      parts: number[];
+    };
+    expect(record.metadata.internal).toEqual({ layout: 'l' });
+    expect(record.parts).toEqual([3]);
   });
 
   it('does not see folders without a bucket marker as buckets', async () => {
@@ -1070,13 +1269,13 @@ describe('s3 backend', () => {
     try {
       const data = Buffer.from('counted');
       const meta = metadata({ user: { colour: 'red' } });
-      await counted.putObject(bucket, 'no-markers', chunksOf(data), data.length, meta, () => ({}));
+      await counted.putObject(bucket, 'no-markers', chunksOf(data), data.length, meta, { late: () => ({}) });
       expect(proxy.requests).toEqual(['PUT /raw-view/no-markers']);
 
       proxy.requests.length = 0;
-      await counted.putObject(bucket, 'markers', chunksOf(data), data.length, meta, () => ({
-        'checksum-crc32': 'x',
-      }));
+      await counted.putObject(bucket, 'markers', chunksOf(data), data.length, meta, {
+        late: () => ({ 'checksum-crc32': 'x' }),
+      });
       expect(proxy.requests).toEqual(['PUT /raw-view/markers', 'PUT /raw-view/markers copy-source']);
       const head = await raw.send(new HeadObjectCommand({ Bucket: bucket, Key: 'markers' }));
       expect(head.Metadata).toEqual({ colour: 'red', 'sealgate-checksum-crc32': 'x' });
@@ -1086,38 +1285,491 @@ describe('s3 backend', () => {
       await proxy.close();
     }
   });
+
+  /** An S3Backend that reaches moto through a {@link countingProxy}. */
+  async function proxied(options?: ProxyOptions) {
+    const proxy = await countingProxy(server.endpoint, options);
+    const via = new S3Backend({
+      name: 'moto',
+      endpoint: proxy.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    return {
+      proxy,
+      backend: via,
+      close: async () => {
+        via.close();
+        await proxy.close();
+      },
+    };
+  }
+
+  /** The `x-amz-server-side-encryption*` headers of a request. */
+  function sseHeaders(request: SeenRequest): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(request.headers)
+        .filter(([name]) => name.startsWith('x-amz-server-side-encryption'))
+        .map(([name, value]) => [name, String(value)]),
+    );
+  }
+
+  describe('native encryption', () => {
+    // moto 5.2 takes any key id without checking that KMS holds such a key, and echoes it back.
+    const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const kms = { algorithm: 'aws:kms', kmsKeyId: KMS_KEY, bucketKeyEnabled: true } as const;
+
+    it('asks S3 for SSE-KMS with the key and Bucket Keys given, and reports what S3 answers', async () => {
+      const data = Buffer.from('under kms');
+      const stored = await backend.putObject(bucket, 'native/kms', chunksOf(data), data.length, metadata(), {
+        native: kms,
+      });
+      expect(stored.native).toEqual(kms);
+      const rawHead = await raw.send(new HeadObjectCommand({ Bucket: bucket, Key: 'native/kms' }));
+      expect(rawHead).toMatchObject({
+        ServerSideEncryption: 'aws:kms',
+        SSEKMSKeyId: KMS_KEY,
+        BucketKeyEnabled: true,
+      });
+      expect((await backend.headObject(bucket, 'native/kms')).native).toEqual(kms);
+      const { info, body } = await backend.getObject(bucket, 'native/kms');
+      expect(info.native).toEqual(kms);
+      expect((await collect(body)).equals(data)).toBe(true);
+      const ranged = await backend.getObject(bucket, 'native/kms', { start: 0, end: 4 });
+      expect(ranged.info.native).toEqual(kms);
+      await collect(ranged.body);
+    });
+
+    it('asks S3 for SSE-S3 (AES256) and reports it', async () => {
+      const data = Buffer.from('under s3 keys');
+      const stored = await backend.putObject(bucket, 'native/s3', chunksOf(data), data.length, metadata(), {
+        native: { algorithm: 'AES256' },
+      });
+      expect(stored.native).toEqual({ algorithm: 'AES256' });
+      expect((await backend.headObject(bucket, 'native/s3')).native).toEqual({ algorithm: 'AES256' });
+    });
+
+    it('reports no native encryption for an object S3 says it did not encrypt', async () => {
+      const data = Buffer.from('plain');
+      const stored = await backend.putObject(bucket, 'native/none', chunksOf(data), data.length, metadata());
+      expect(stored.native).toBeUndefined();
+      expect((await backend.headObject(bucket, 'native/none')).native).toBeUndefined();
+    });
+
+    it('asks for the same encryption on the self-copy that stores late markers', async () => {
+      const { proxy, backend: via, close } = await proxied();
+      try {
+        const data = Buffer.from('trailed under kms');
+        const stored = await via.putObject(bucket, 'native/late', chunksOf(data), data.length, metadata(), {
+          native: kms,
+          late: () => ({ 'checksum-crc32': 'x' }),
+        });
+        expect(stored.native).toEqual(kms);
+        const [putRequest, copyRequest] = proxy.seen;
+        const expectedHeaders = {
+          'x-amz-server-side-encryption': 'aws:kms',
+          'x-amz-server-side-encryption-aws-kms-key-id': KMS_KEY,
+          'x-amz-server-side-encryption-bucket-key-enabled': 'true',
+        };
+        expect(sseHeaders(putRequest)).toEqual(expectedHeaders);
+        expect(copyRequest.headers['x-amz-copy-source']).toBeDefined();
+        expect(sseHeaders(copyRequest)).toEqual(expectedHeaders);
+        const head = await backend.headObject(bucket, 'native/late');
+        expect(head.native).toEqual(kms);
+        expect(head.metadata.internal).toEqual({ 'checksum-crc32': 'x' });
+      } finally {
+        await close();
+      }
+    });
+
+    it('encrypts a multipart upload as created, sending no SSE header with its parts', async () => {
+      const { proxy, backend: via, close } = await proxied();
+      try {
+        const native = { algorithm: 'aws:kms', kmsKeyId: KMS_KEY } as const;
+        const uploadId = await via.createMultipartUpload(bucket, 'native/multi', metadata(), { native });
+        const data = [randomBytes(PART_SIZE), Buffer.from('tail')];
+        const parts = await uploadParts(via, bucket, 'native/multi', uploadId, data);
+        const done = await via.completeMultipartUpload(bucket, 'native/multi', uploadId, parts);
+        expect(done.native).toEqual(native);
+        expect((await backend.headObject(bucket, 'native/multi')).native).toEqual(native);
+
+        const create = proxy.seen.find((request) => request.query.has('uploads'))!;
+        expect(sseHeaders(create)).toEqual({
+          'x-amz-server-side-encryption': 'aws:kms',
+          'x-amz-server-side-encryption-aws-kms-key-id': KMS_KEY,
+        });
+        const partRequests = proxy.seen.filter((request) => request.query.has('partNumber'));
+        expect(partRequests).toHaveLength(2);
+        for (const request of partRequests) expect(sseHeaders(request)).toEqual({});
+      } finally {
+        await close();
+      }
+    });
+
+    it('keeps a multipart object’s encryption through the copy that adds late markers', async () => {
+      const { proxy, backend: via, close } = await proxied();
+      try {
+        const uploadId = await via.createMultipartUpload(bucket, 'native/multi-late', metadata(), {
+          native: { algorithm: 'aws:kms', kmsKeyId: KMS_KEY },
+        });
+        const data = [randomBytes(PART_SIZE), Buffer.from('tail')];
+        const parts = await uploadParts(via, bucket, 'native/multi-late', uploadId, data);
+        const done = await via.completeMultipartUpload(bucket, 'native/multi-late', uploadId, parts, {
+          layout: 'l',
+        });
+        expect(done.native).toMatchObject({ algorithm: 'aws:kms', kmsKeyId: KMS_KEY });
+        const copy = proxy.seen.find((request) => request.headers['x-amz-copy-source'] !== undefined)!;
+        expect(sseHeaders(copy)).toMatchObject({
+          'x-amz-server-side-encryption': 'aws:kms',
+          'x-amz-server-side-encryption-aws-kms-key-id': KMS_KEY,
+        });
+        const head = await backend.headObject(bucket, 'native/multi-late');
+        expect(head).toMatchObject({ etag: multipartEtag(data), partsCount: 2 });
+        expect(head.native).toMatchObject({ algorithm: 'aws:kms', kmsKeyId: KMS_KEY });
+      } finally {
+        await close();
+      }
+    });
+
+    it('copies with the encryption asked for, whatever the source’s', async () => {
+      const data = Buffer.from('copied');
+      await backend.putObject(bucket, 'native/source', chunksOf(data), data.length, metadata(), {
+        native: { algorithm: 'AES256' },
+      });
+      const source = { bucket, key: 'native/source' };
+      const toKms = await backend.copyObject(source, bucket, 'native/copy-kms', metadata(), { native: kms });
+      expect(toKms.native).toEqual(kms);
+      expect((await backend.headObject(bucket, 'native/copy-kms')).native).toEqual(kms);
+      const toS3 = await backend.copyObject(
+        { bucket, key: 'native/copy-kms' },
+        bucket,
+        'native/copy-s3',
+        metadata(),
+        {
+          native: { algorithm: 'AES256' },
+        },
+      );
+      expect(toS3.native).toEqual({ algorithm: 'AES256' });
+      expect((await backend.headObject(bucket, 'native/copy-s3')).native).toEqual({ algorithm: 'AES256' });
+    });
+  });
+
+  describe('the recorded multipart layout', () => {
+    it('records the multipart ETag and part sizes as its own markers, which the core never sees', async () => {
+      const data = [randomBytes(PART_SIZE), randomBytes(PART_SIZE), Buffer.from('tail')];
+      const uploadId = await backend.createMultipartUpload(bucket, 'layout/recorded', metadata());
+      const parts = await uploadParts(backend, bucket, 'layout/recorded', uploadId, data);
+      const done = await backend.completeMultipartUpload(bucket, 'layout/recorded', uploadId, parts, {
+        layout: 'l',
+      });
+      const etag = multipartEtag(data);
+      expect(done.etag).toBe(etag);
+      const rawHead = await raw.send(new HeadObjectCommand({ Bucket: bucket, Key: 'layout/recorded' }));
+      // A run of equal sizes is written once with its count.
+      expect(rawHead.Metadata).toEqual({
+        'sealgate-layout': 'l',
+        'sealgate-multipart-etag': etag,
+        'sealgate-part-sizes': `${PART_SIZE}*2,4`,
+      });
+      // The copy made it a single-part object to S3 (moto too): only the recorded ETag is the multipart one.
+      expect(rawHead.ETag).not.toBe(etag);
+      const head = await backend.headObject(bucket, 'layout/recorded', 3);
+      expect(head).toMatchObject({
+        etag,
+        partsCount: 3,
+        part: { start: 2 * PART_SIZE, end: 2 * PART_SIZE + 3 },
+      });
+      expect(head.metadata.internal).toEqual({ layout: 'l' });
+    });
+
+    it('serves parts from the recorded sizes when S3 refuses part numbers after the copy, as AWS does', async () => {
+      // AWS S3 holds a copied object as one part: partNumber 1 is all of it, any other is 416.
+      const {
+        proxy,
+        backend: via,
+        close,
+      } = await proxied({
+        intercept: (req, res) => {
+          const url = new URL(req.url ?? '', 'http://proxy');
+          const partNumber = url.searchParams.get('partNumber');
+          if (partNumber === null || url.searchParams.has('uploadId')) return false;
+          if (partNumber !== '1') {
+            res.writeHead(416, { 'content-type': 'application/xml' });
+            res.end(
+              req.method === 'HEAD'
+                ? undefined
+                : '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidPartNumber</Code>' +
+                    '<Message>The requested partnumber is not satisfiable</Message></Error>',
+            );
+            return true;
+          }
+          url.searchParams.delete('partNumber');
+          req.url = `${url.pathname}${url.search}`;
+          return false;
+        },
+      });
+      try {
+        const data = [randomBytes(PART_SIZE), Buffer.from('the last part')];
+        const uploadId = await via.createMultipartUpload(bucket, 'layout/aws', metadata());
+        const parts = await uploadParts(via, bucket, 'layout/aws', uploadId, data);
+        await via.completeMultipartUpload(bucket, 'layout/aws', uploadId, parts, { layout: 'l' });
+        const etag = multipartEtag(data);
+
+        proxy.seen.length = 0;
+        const head2 = await via.headObject(bucket, 'layout/aws', 2);
+        expect(head2).toMatchObject({ etag, partsCount: 2, part: { start: PART_SIZE, end: PART_SIZE + 12 } });
+        expect(proxy.seen.some((request) => request.query.get('partNumber') === '2')).toBe(true);
+        const get2 = await via.getObject(bucket, 'layout/aws', { partNumber: 2 });
+        expect(get2.range).toEqual({ start: PART_SIZE, end: PART_SIZE + 12 });
+        expect((await collect(get2.body)).toString()).toBe('the last part');
+        const get1 = await via.getObject(bucket, 'layout/aws', { partNumber: 1 });
+        expect(get1.range).toEqual({ start: 0, end: PART_SIZE - 1 });
+        expect((await collect(get1.body)).equals(data[0])).toBe(true);
+        expect((await via.headObject(bucket, 'layout/aws', 1)).part).toEqual({
+          start: 0,
+          end: PART_SIZE - 1,
+        });
+        expect(await s3Error(via.getObject(bucket, 'layout/aws', { partNumber: 3 }))).toMatchObject({
+          code: 'InvalidPartNumber',
+        });
+        // An object without a recorded layout still gets S3's refusal.
+        await via.putObject(bucket, 'layout/single', chunksOf(Buffer.from('x')), 1, metadata());
+        expect(await s3Error(via.headObject(bucket, 'layout/single', 2))).toMatchObject({
+          code: 'InvalidPartNumber',
+        });
+      } finally {
+        await close();
+      }
+    });
+
+    it('follows CompleteMultipartUpload with one CopyObject onto itself only when late markers arrive', async () => {
+      const { proxy, backend: via, close } = await proxied();
+      try {
+        for (const [key, late] of [
+          ['layout/no-late', undefined],
+          ['layout/empty-late', {}],
+          ['layout/late', { layout: 'l' }],
+        ] as const) {
+          const uploadId = await via.createMultipartUpload(bucket, key, metadata());
+          const parts = await uploadParts(via, bucket, key, uploadId, [Buffer.from('one part')]);
+          proxy.requests.length = 0;
+          await via.completeMultipartUpload(bucket, key, uploadId, parts, late);
+          const path = `/${bucket}/${key}`;
+          expect(proxy.requests).toEqual(
+            late?.layout
+              ? [`GET ${path}`, `POST ${path}`, `HEAD ${path}`, `PUT ${path} copy-source`]
+              : [`POST ${path}`, `HEAD ${path}`],
+          );
+        }
+      } finally {
+        await close();
+      }
+    });
+
+    it('refuses late markers for an object over CopyObject’s 5 GiB before completing the upload', async () => {
+      const sent: string[] = [];
+      const fakeS3 = (sizes: number[]) =>
+        ({
+          send: async (command: object) => {
+            sent.push(command.constructor.name);
+            if (command instanceof ListPartsCommand) {
+              const Parts = sizes.map((Size, index) => ({ PartNumber: index + 1, ETag: `"${index}"`, Size }));
+              return { Parts, IsTruncated: false };
+            }
+            throw new Error(`not faked: ${command.constructor.name}`);
+          },
+        }) as unknown as S3Client;
+      const complete = (sizes: number[]) =>
+        completeMultipartUpload(
+          fakeS3(sizes),
+          bucket,
+          'huge',
+          'upload',
+          sizes.map((_, index) => ({ partNumber: index + 1, etag: String(index) })),
+          { layout: 'l' },
+        );
+
+      const error = await s3Error(complete([5 * 1024 ** 3, 1]));
+      expect(error).toMatchObject({ code: 'EntityTooLarge', status: 400 });
+      expect(error.message).toContain('5 GiB');
+      expect(sent).toEqual(['ListPartsCommand']);
+
+      // Exactly 5 GiB can be copied: the completion goes ahead.
+      sent.length = 0;
+      await expect(complete([5 * 1024 ** 3 - PART_SIZE, PART_SIZE])).rejects.toThrow(
+        'not faked: CompleteMultipartUploadCommand',
+      );
+
+      // Markers S3 would refuse as too much metadata are refused before completing too.
+      sent.length = 0;
+      const distinct = Array.from({ length: 400 }, (_, index) => PART_SIZE + index);
+      expect(await s3Error(complete(distinct))).toMatchObject({ code: 'MetadataTooLarge', status: 400 });
+      expect(sent).toEqual(['ListPartsCommand']);
+    });
+
+    it('refuses internal markers named like its layout markers, and objects whose layout record is broken', async () => {
+      const error = await backend
+        .putObject(
+          bucket,
+          'layout/spoof',
+          chunksOf(Buffer.from('x')),
+          1,
+          metadata({ internal: { 'part-sizes': '1' } }),
+        )
+        .catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toMatch(/"part-sizes" is reserved by the S3 backend/);
+      expect(await s3Error(backend.headObject(bucket, 'layout/spoof'))).toMatchObject({ code: 'NoSuchKey' });
+
+      await raw.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: 'layout/broken',
+          Body: 'x',
+          Metadata: { 'sealgate-multipart-etag': `"${'a'.repeat(32)}-2"`, 'sealgate-part-sizes': '1' },
+        }),
+      );
+      await expect(backend.headObject(bucket, 'layout/broken')).rejects.toThrow(
+        /malformed multipart layout record/,
+      );
+    });
+  });
+
+  describe('listing with metadata', () => {
+    it('heads each listed object, at most 16 at a time, and only when asked', async () => {
+      const {
+        proxy,
+        backend: via,
+        close,
+      } = await proxied({
+        delay: (req) => (req.method === 'HEAD' ? 30 : 0),
+      });
+      try {
+        const listed = 'listed-heads';
+        await via.createBucket(listed);
+        for (let i = 0; i < 40; i++) {
+          const key = `k${String(i).padStart(2, '0')}`;
+          await via.putObject(
+            listed,
+            key,
+            chunksOf(Buffer.from(key)),
+            3,
+            metadata({ user: { n: String(i) } }),
+          );
+        }
+        proxy.seen.length = 0;
+        const plain = await via.listObjects(listed, { prefix: '', maxKeys: 100 });
+        expect(plain.objects).toHaveLength(40);
+        expect(proxy.seen.filter((request) => request.method === 'HEAD')).toEqual([]);
+
+        const page = await via.listObjects(listed, { prefix: '', maxKeys: 100, withMetadata: true });
+        expect(page.objects.map((object) => object.metadata?.user.n)).toEqual(
+          Array.from({ length: 40 }, (_, i) => String(i)),
+        );
+        expect(proxy.seen.filter((request) => request.method === 'HEAD')).toHaveLength(40);
+        expect(proxy.maxInFlight()).toBeLessThanOrEqual(16);
+        expect(proxy.maxInFlight()).toBeGreaterThan(1);
+      } finally {
+        await close();
+      }
+    });
+
+    it('drops an object deleted between the listing and its HEAD', async () => {
+      const listed = 'listed-gone';
+      const { backend: via, close } = await proxied({
+        intercept: (req, res) => {
+          if (req.method !== 'HEAD' || req.url !== `/${listed}/gone`) return false;
+          res.writeHead(404);
+          res.end();
+          return true;
+        },
+      });
+      try {
+        await via.createBucket(listed);
+        for (const key of ['before', 'gone', 'later']) {
+          await via.putObject(listed, key, chunksOf(Buffer.from(key)), key.length, metadata());
+        }
+        const page = await via.listObjects(listed, { prefix: '', maxKeys: 100, withMetadata: true });
+        expect(page.objects.map((object) => object.key)).toEqual(['before', 'later']);
+        expect(page.last).toBe('later');
+      } finally {
+        await close();
+      }
+    });
+  });
 });
 
-/** A loopback HTTP proxy that records each request's method and path (and whether it is a copy). */
+/** One request as the proxy saw it. */
+interface SeenRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+}
+
+interface ProxyOptions {
+  /** Answers a request itself instead of forwarding it (true when it did); may rewrite `req.url` instead. */
+  intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Milliseconds to hold a request before forwarding it. */
+  delay?: (req: IncomingMessage) => number;
+}
+
+/**
+ * A loopback HTTP proxy that records each request's method and path (and whether it is a copy) in
+ * `requests`, everything about it in `seen`, and how many were in flight at most.
+ */
 async function countingProxy(
   target: string,
-): Promise<{ endpoint: string; requests: string[]; close(): Promise<void> }> {
+  options: ProxyOptions = {},
+): Promise<{
+  endpoint: string;
+  requests: string[];
+  seen: SeenRequest[];
+  maxInFlight(): number;
+  close(): Promise<void>;
+}> {
   const upstream = new URL(target);
   const requests: string[] = [];
+  const seen: SeenRequest[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
   const server = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0];
+    const [path, query = ''] = (req.url ?? '').split('?');
     requests.push(`${req.method} ${path}${req.headers['x-amz-copy-source'] ? ' copy-source' : ''}`);
-    const forward = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
+    seen.push({ method: req.method ?? '', path, query: new URLSearchParams(query), headers: req.headers });
+    if (options.intercept?.(req, res)) return;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.on('close', () => inFlight--);
+    const forward = () => {
+      const request = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      request.on('error', () => res.destroy());
+      req.pipe(request);
+    };
+    const wait = options.delay?.(req) ?? 0;
+    if (wait > 0) setTimeout(forward, wait);
+    else forward();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
+    seen,
+    maxInFlight: () => maxInFlight,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -503,25 +503,34 @@ describe.each(BACKENDS)('rejected requests on the %s backend', (backend) => {
       await expectS3Error(s3.send(new HeadBucketCommand({ Bucket: missing })), 'NotFound', 404);
     });
 
-    it('refuses server-side encryption and SSE-C headers with 501 NotImplemented, storing nothing', async () => {
+    it('refuses an x-amz-server-side-encryption the backend mode does not do, and SSE-C on a plain object', async () => {
       const customerKey = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: 'k'.repeat(32) };
       await expectUnchanged(async () => {
+        // The test backend stores plaintext (mode none): a client asking for AES256 must not get plaintext.
         await expectS3Error(
           s3.send(
             new PutObjectCommand({ Bucket: bucket, Key: 'sse', Body: 'x', ServerSideEncryption: 'AES256' }),
           ),
-          'NotImplemented',
-          501,
+          'InvalidArgument',
+          400,
         );
         await expectS3Error(
-          s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ssec', Body: 'x', ...customerKey })),
-          'NotImplemented',
-          501,
+          s3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: 'ssec-mixed',
+              Body: 'x',
+              ServerSideEncryption: 'AES256',
+              ...customerKey,
+            }),
+          ),
+          'InvalidArgument',
+          400,
         );
         await expectS3Error(
           s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'existing', ...customerKey })),
-          'NotImplemented',
-          501,
+          'InvalidRequest',
+          400,
         );
       });
     });

@@ -34,8 +34,15 @@ export interface TestGatewayOptions {
   backend?: BackendKind;
   /** Required for the s3 backend: moto's endpoint. */
   s3Endpoint?: string;
-  /** Extra YAML appended to the generated config (e.g. more credentials). */
+  /** Extra YAML appended to the generated config (e.g. more credentials, bucket routes). */
   extraYaml?: string;
+  /** YAML for the `main` backend's `encryption:` mapping (indented by the caller for 4 spaces). */
+  encryptionYaml?: string;
+  /**
+   * More backends: YAML list items (each starting `  - name: ...`) appended to `backends:`; a function gets
+   * the test's data folder (for filesystem backend paths).
+   */
+  backendsYaml?: string | ((dataDir: string) => string);
   /** Default: `SEALGATE_TEST_TARGET` from the environment, else `server`. */
   target?: GatewayTarget;
   /**
@@ -61,8 +68,11 @@ export function testConfigYaml(dataDir: string, options: TestGatewayOptions): st
       ? `  - name: main\n    type: s3\n    endpoint: ${options.s3Endpoint}\n    region: us-east-1\n` +
         `    access_key_id: testing\n    secret_access_key: testing\n    force_path_style: true\n`
       : `  - name: main\n    type: filesystem\n    path: ${join(dataDir, 'store')}\n`;
+  const encryption = options.encryptionYaml ? `    encryption:\n${options.encryptionYaml}` : '';
+  const more =
+    typeof options.backendsYaml === 'function' ? options.backendsYaml(dataDir) : (options.backendsYaml ?? '');
   return (
-    `backends:\n${backend}default_backend: main\ncredentials:\n` +
+    `backends:\n${backend}${encryption}${more}default_backend: main\ncredentials:\n` +
     `  - access_key_id: ${TEST_CREDENTIALS.accessKeyId}\n    secret_access_key: "\${env:TEST_SECRET}"\n    admin: true\n` +
     (options.extraYaml ?? '')
   );

@@ -4,7 +4,8 @@
  * sorting a folder's entries by that string (files by their key) and expanding folders in place yields sorted
  * keys. Only the subtree the prefix names is read, subtrees entirely before the marker are skipped, and a
  * subtree that rolls up into one common prefix is not read beyond finding one object in it. Each folder is
- * read into memory whole.
+ * read into memory whole. Every listed object's record is read anyway (it holds the size and ETag), so
+ * listing with metadata costs nothing more.
  */
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -70,7 +71,7 @@ export async function listObjects(bucketDir: string, input: ListObjectsInput): P
       lastPrefix = commonPrefix;
       output.last = commonPrefix;
     } else if (entry.kind === 'object') {
-      const listed = await readListing(entry.key, entry.path);
+      const listed = await readListing(entry.key, entry.path, input.withMetadata === true);
       if (!listed) continue; // deleted since the directory was read
       output.objects.push(listed);
       output.last = entry.key;
@@ -155,7 +156,22 @@ async function sortedEntries(dir: string, keyPrefix: string): Promise<DirEntry[]
   return entries.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
 }
 
-async function readListing(key: string, path: string): Promise<ListedObject | undefined> {
+async function readListing(
+  key: string,
+  path: string,
+  withMetadata: boolean,
+): Promise<ListedObject | undefined> {
   const record = await readRecord(path);
-  return record && { key, size: record.size, etag: record.etag, lastModified: new Date(record.lastModified) };
+  if (!record) return undefined;
+  const listed: ListedObject = {
+    key,
+    size: record.size,
+    etag: record.etag,
+    lastModified: new Date(record.lastModified),
+  };
+  if (withMetadata) {
+    listed.metadata = record.metadata ?? { headers: {}, user: {}, internal: {} };
+    if (record.parts) listed.partsCount = record.parts.length;
+  }
+  return listed;
 }

@@ -114,7 +114,8 @@ export class MultipartUploads {
 
   /**
    * Joins the named parts into the object file at `path` (in the bucket folder `base`), with the metadata the
-   * upload was created with, then removes the upload.
+   * upload was created with and the `late` markers added to its internal ones (in the same record, so
+   * published by the same rename), then removes the upload.
    */
   async complete(
     bucket: string,
@@ -122,6 +123,7 @@ export class MultipartUploads {
     uploadId: string,
     parts: { partNumber: number; etag: string }[],
     target: { path: string; base: string },
+    late: Record<string, string> = {},
   ): Promise<StoredRecord> {
     const upload = await this.read(bucket, key, uploadId);
     const dir = this.uploadDir(bucket, uploadId);
@@ -164,7 +166,8 @@ export class MultipartUploads {
           await file.handle.close();
         }
       }
-      return { size, etag, metadata: upload.metadata, parts: sizes };
+      const metadata = { ...upload.metadata, internal: { ...upload.metadata.internal, ...late } };
+      return { size, etag, metadata, parts: sizes };
     });
     // The object is published first, so a crash here leaves a completed object and a stale upload that a
     // retried Complete finishes again, never a lost upload.

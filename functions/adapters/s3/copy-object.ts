@@ -2,17 +2,29 @@
  * CopyObject for the S3 backend: server-side copies with new metadata, and the copy of an object onto
  * itself that is S3's only way to change an object's metadata. Each copy takes exactly the version it was
  * meant to (CopySourceIfMatch). CopyObject copies at most 5 GiB; larger copies would need UploadPartCopy.
+ *
+ * A copy carries the native encryption it is given: S3's CopyObject does not keep the source's, it encrypts
+ * the copy as its own request (or the bucket's default) says.
  */
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
-import type { ObjectInfo, ObjectMetadata } from '../../core/backend.js';
+import type { NativeEncryption, ObjectInfo, ObjectMetadata } from '../../core/backend.js';
 import { errors, S3Error } from '../../core/errors.js';
+import { nativeInput, nativeOf, withNative } from './native-encryption.js';
 import { metadataInput, partsCountOf, withExpires } from './object-metadata.js';
 import { sendHeadObject } from './object-reads.js';
+import type { RecordedLayout } from './recorded-layout.js';
 import { sdkErrorName, withS3Errors } from './sdk-errors.js';
 
 /** CopyObject's limit. */
-const MAX_COPY_BYTES = 5 * 1024 ** 3;
+export const MAX_COPY_BYTES = 5 * 1024 ** 3;
+
+/** What a copy stores: the metadata, the backend's own layout markers, the native encryption to ask for. */
+export interface CopyTarget {
+  metadata: ObjectMetadata;
+  layout?: RecordedLayout;
+  native?: NativeEncryption;
+}
 
 /** The Backend's copyObject: `source`'s bytes under `bucket`/`key` with `metadata` instead of the source's. */
 export async function copyObject(
@@ -21,6 +33,7 @@ export async function copyObject(
   bucket: string,
   key: string,
   metadata: ObjectMetadata,
+  native?: NativeEncryption,
 ): Promise<ObjectInfo> {
   // The source's size comes from a HEAD; If-Match on that ETag makes the copy take exactly that version.
   for (let attempt = 0; ; attempt++) {
@@ -33,7 +46,7 @@ export async function copyObject(
     }
     try {
       const out = await withS3Errors({ bucket, key }, () =>
-        client.send(copyCommand(source, head.ETag, bucket, key, metadata)),
+        client.send(copyCommand(source, head.ETag, bucket, key, { metadata, native })),
       );
       const etag = out.CopyObjectResult?.ETag ?? '';
       const info: ObjectInfo = {
@@ -45,7 +58,7 @@ export async function copyObject(
       };
       const partsCount = partsCountOf(etag);
       if (partsCount) info.partsCount = partsCount;
-      return info;
+      return withNative(info, out);
     } catch (error) {
       // The source changed between the HEAD and the copy: take the new version.
       if (sdkErrorName(error) === 'PreconditionFailed' && attempt < 2) continue;
@@ -56,24 +69,27 @@ export async function copyObject(
 }
 
 /**
- * Gives the object just written `metadata` by copying it onto itself. If-Match on the ETag the write
- * returned: if another write replaced or deleted the object in between, that write is the later one and
- * keeps its own metadata.
+ * Gives the object just written `target.metadata` by copying it onto itself, encrypted as `target.native`
+ * asks (the same settings it was written with, or S3 would encrypt the copy by the bucket's default only).
+ * If-Match on the ETag the write returned: if another write replaced or deleted the object in between, that
+ * write is the later one and keeps its own metadata.
  */
 export async function replaceMetadata(
   client: S3Client,
   bucket: string,
   key: string,
   etag: string,
-  metadata: ObjectMetadata,
-): Promise<{ etag: string; lastModified: Date }> {
+  target: CopyTarget,
+): Promise<{ etag: string; lastModified: Date; native?: NativeEncryption }> {
   try {
     const out = await withS3Errors({ bucket, key }, () =>
-      client.send(copyCommand({ bucket, key }, etag, bucket, key, metadata)),
+      client.send(copyCommand({ bucket, key }, etag, bucket, key, target)),
     );
+    const native = nativeOf(out);
     return {
       etag: out.CopyObjectResult?.ETag ?? etag,
       lastModified: out.CopyObjectResult?.LastModified ?? new Date(),
+      ...(native && { native }),
     };
   } catch (error) {
     const superseded =
@@ -84,13 +100,13 @@ export async function replaceMetadata(
   }
 }
 
-/** CopyObject of exactly the version `ifMatch` of `source`, with `metadata` replacing the source's. */
+/** CopyObject of exactly the version `ifMatch` of `source`, with `target`'s metadata replacing the source's. */
 function copyCommand(
   source: { bucket: string; key: string },
   ifMatch: string | undefined,
   bucket: string,
   key: string,
-  metadata: ObjectMetadata,
+  target: CopyTarget,
 ): CopyObjectCommand {
   return withExpires(
     new CopyObjectCommand({
@@ -100,8 +116,9 @@ function copyCommand(
       CopySource: `${source.bucket}/${source.key.split('/').map(encodeURIComponent).join('/')}`,
       CopySourceIfMatch: ifMatch,
       MetadataDirective: 'REPLACE',
-      ...metadataInput(metadata),
+      ...metadataInput(target.metadata, target.layout),
+      ...nativeInput(target.native),
     }),
-    metadata.headers,
+    target.metadata.headers,
   );
 }

@@ -1,8 +1,16 @@
-/** ListObjects for the S3 backend, on ListObjectsV2, and the key order S3 lists in. */
+/**
+ * ListObjects for the S3 backend, on ListObjectsV2, and the key order S3 lists in. S3's listing carries no
+ * metadata: asked for it, the backend heads every listed object, a bounded number at a time.
+ */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 
 import type { ListedObject, ListObjectsInput, ListObjectsOutput } from '../../core/backend.js';
+import { S3Error } from '../../core/errors.js';
+import { describeObject } from './object-reads.js';
 import { withS3Errors } from './sdk-errors.js';
+
+/** HeadObject requests in flight at once for a listing with metadata. */
+const MAX_HEADS_IN_FLIGHT = 16;
 
 /** One page of up to `input.maxKeys` objects and common prefixes. */
 export async function listObjects(
@@ -45,8 +53,59 @@ export async function listObjects(
     wanted -= objects.length + prefixes.length;
     output.isTruncated = out.IsTruncated === true;
     token = out.NextContinuationToken;
-    if (!output.isTruncated || !token || wanted <= 0) return output;
+    if (!output.isTruncated || !token || wanted <= 0) break;
   }
+  // `last` stays the listing's: resuming after a key deleted since is still resuming at the right place.
+  if (input.withMetadata) output.objects = await withMetadata(client, bucket, output.objects);
+  return output;
+}
+
+/**
+ * The listed objects as their HEADs describe them (size, ETag and date too, so every field is of one
+ * version); an object deleted since it was listed is dropped.
+ */
+async function withMetadata(
+  client: S3Client,
+  bucket: string,
+  objects: ListedObject[],
+): Promise<ListedObject[]> {
+  const described = await mapBounded(objects, MAX_HEADS_IN_FLIGHT, async (object) => {
+    try {
+      const { key, size, etag, lastModified, metadata, partsCount } = await describeObject(
+        client,
+        bucket,
+        object.key,
+      );
+      const listed: ListedObject = { key, size, etag, lastModified, metadata };
+      if (partsCount !== undefined) listed.partsCount = partsCount;
+      return listed;
+    } catch (error) {
+      if (error instanceof S3Error && error.code === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  });
+  return described.filter((object): object is ListedObject => object !== undefined);
+}
+
+/** `map` over `items` with at most `limit` calls of `fn` running at once; results in the items' order. */
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    // After a failure the others finish the call they are in and start no more.
+    while (!failed && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await fn(items[index]);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** S3's key order: by the keys' UTF-8 bytes (not JavaScript's UTF-16 string order). */

@@ -1,6 +1,13 @@
 /**
- * Multipart uploads for the S3 backend, one S3 multipart upload each. The upload's metadata is given to
- * CreateMultipartUpload and lives in S3, so any gateway instance can serve any request of an upload.
+ * Multipart uploads for the S3 backend, one S3 multipart upload each. The upload's metadata (and the native
+ * encryption asked for) is given to CreateMultipartUpload and lives in S3, so any gateway instance can serve
+ * any request of an upload. Parts are encrypted as their upload says: UploadPart carries no SSE settings.
+ *
+ * Markers known only at completion (`late`) cannot ride on CompleteMultipartUpload, which takes no metadata:
+ * the completed object is copied onto itself with them (s3/copy-object.ts), and since that copy makes it a
+ * single-part object to S3, its multipart ETag and part sizes are recorded beside them
+ * (s3/recorded-layout.ts). Between the two requests the object is visible without those markers; if the copy
+ * fails, the object stays so and the completion reports the failure.
  */
 import {
   AbortMultipartUploadCommand,
@@ -12,25 +19,47 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 
-import type { Body, ObjectInfo, ObjectMetadata, PartInfo, UploadInfo } from '../../core/backend.js';
-import { errors } from '../../core/errors.js';
+import type {
+  Body,
+  NativeEncryption,
+  ObjectInfo,
+  ObjectMetadata,
+  PartInfo,
+  UploadInfo,
+} from '../../core/backend.js';
+import { errors, S3Error } from '../../core/errors.js';
+import { MAX_COPY_BYTES, replaceMetadata } from './copy-object.js';
 import { compareKeys } from './listing.js';
-import { metadataInput, objectInfo, withExpires } from './object-metadata.js';
+import { nativeInput, nativeOf } from './native-encryption.js';
+import { metadataBytes, metadataInput, objectInfo, storedObject, withExpires } from './object-metadata.js';
 import { sendHeadObject } from './object-reads.js';
+import { layoutMarkers, type RecordedLayout } from './recorded-layout.js';
 import { httpStatus, sdkErrorName, withS3Errors } from './sdk-errors.js';
 import { sendStreaming } from './upload-stream.js';
 
-/** CreateMultipartUpload with the metadata the completed object will have; returns the upload id. */
+/** S3's limit on an object's user metadata: the UTF-8 bytes of every name and value (without `x-amz-meta-`). */
+const MAX_METADATA_BYTES = 2048;
+
+/**
+ * CreateMultipartUpload with the metadata the completed object will have, encrypted by S3 as `native` asks;
+ * returns the upload id.
+ */
 export async function createMultipartUpload(
   client: S3Client,
   bucket: string,
   key: string,
   metadata: ObjectMetadata,
+  native?: NativeEncryption,
 ): Promise<string> {
   const out = await withS3Errors({ bucket, key }, () =>
     client.send(
       withExpires(
-        new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...metadataInput(metadata) }),
+        new CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          ...metadataInput(metadata),
+          ...nativeInput(native),
+        }),
         metadata.headers,
       ),
     ),
@@ -103,15 +132,114 @@ export async function listParts(
   return parts.sort((a, b) => a.partNumber - b.partNumber);
 }
 
-/** CompleteMultipartUpload of the named parts, then the completed object as a HEAD describes it. */
+/**
+ * CompleteMultipartUpload of the named parts, then the completed object as a HEAD describes it; with `late`
+ * markers, followed by the copy the module describes.
+ */
 export async function completeMultipartUpload(
   client: S3Client,
   bucket: string,
   key: string,
   uploadId: string,
   parts: { partNumber: number; etag: string }[],
+  late?: Record<string, string>,
 ): Promise<ObjectInfo> {
-  await withS3Errors({ bucket, key, uploadId }, () =>
+  if (late && Object.keys(late).length > 0) {
+    return completeWithLateMarkers(client, bucket, key, uploadId, parts, late);
+  }
+  await sendComplete(client, bucket, key, uploadId, parts);
+  // CompleteMultipartUpload returns neither the size nor the metadata.
+  const head = await sendHeadObject(client, bucket, key);
+  return objectInfo(key, head, head.ContentLength);
+}
+
+async function completeWithLateMarkers(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  uploadId: string,
+  parts: { partNumber: number; etag: string }[],
+  late: Record<string, string>,
+): Promise<ObjectInfo> {
+  // Everything that would make the copy fail is checked first, while the upload can still be completed
+  // another way (or aborted): once completed, a failed copy leaves an object without its markers.
+  const partSizes = await namedPartSizes(client, bucket, key, uploadId, parts);
+  const size = partSizes.reduce((sum, partSize) => sum + partSize, 0);
+  if (size > MAX_COPY_BYTES) {
+    throw errors.entityTooLarge(
+      `This backend stores the markers known only at completion by copying the object onto itself, and S3's ` +
+        `CopyObject copies at most 5368709120 bytes (5 GiB); this object would be ${size} bytes.`,
+    );
+  }
+  const placeholder: RecordedLayout = { etag: `"${'0'.repeat(32)}-${parts.length}"`, partSizes };
+  const markers = { ...late, ...layoutMarkers(placeholder) };
+  if (metadataBytes({ headers: {}, user: {}, internal: markers }) > MAX_METADATA_BYTES) {
+    throw new S3Error(
+      'MetadataTooLarge',
+      400,
+      `The markers this object needs at completion exceed S3's ${MAX_METADATA_BYTES} bytes of metadata.`,
+    );
+  }
+
+  const done = await sendComplete(client, bucket, key, uploadId, parts);
+  const layout: RecordedLayout = { etag: done.ETag ?? '', partSizes };
+  // The upload's metadata and encryption live in S3 only: the completed object's HEAD tells them.
+  let head;
+  try {
+    head = await sendHeadObject(client, bucket, key);
+  } catch (error) {
+    if (!(error instanceof S3Error && error.code === 'NoSuchKey')) throw error;
+  }
+  if (!head || head.ETag !== layout.etag) {
+    // Replaced or deleted since: that later write wins, and what the upload held is no longer known.
+    const metadata: ObjectMetadata = { headers: {}, user: {}, internal: { ...late } };
+    return { key, size, etag: layout.etag, lastModified: new Date(), metadata, partsCount: parts.length };
+  }
+  const { info } = storedObject(key, head, head.ContentLength);
+  const metadata: ObjectMetadata = { ...info.metadata, internal: { ...info.metadata.internal, ...late } };
+  const native = nativeOf(head);
+  const copied = await replaceMetadata(client, bucket, key, layout.etag, { metadata, layout, native });
+  const result: ObjectInfo = {
+    key,
+    size,
+    etag: layout.etag,
+    lastModified: copied.lastModified,
+    metadata,
+    partsCount: parts.length,
+  };
+  const reported = copied.native ?? native;
+  if (reported) result.native = reported;
+  return result;
+}
+
+/** The stored sizes of the named parts, in order, from ListParts. */
+async function namedPartSizes(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  uploadId: string,
+  parts: { partNumber: number; etag: string }[],
+): Promise<number[]> {
+  const stored = new Map(
+    (await listParts(client, bucket, key, uploadId)).map((part) => [part.partNumber, part]),
+  );
+  return parts.map((part) => {
+    const found = stored.get(part.partNumber);
+    // What CompleteMultipartUpload itself would answer; a size taken from another version of the part would
+    // record a wrong layout.
+    if (!found || bareEtag(found.etag) !== bareEtag(part.etag)) throw errors.invalidPart();
+    return found.size;
+  });
+}
+
+async function sendComplete(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  uploadId: string,
+  parts: { partNumber: number; etag: string }[],
+) {
+  return withS3Errors({ bucket, key, uploadId }, () =>
     client.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
@@ -121,9 +249,10 @@ export async function completeMultipartUpload(
       }),
     ),
   );
-  // CompleteMultipartUpload returns neither the size nor the metadata.
-  const head = await sendHeadObject(client, bucket, key);
-  return objectInfo(key, head, head.ContentLength);
+}
+
+function bareEtag(etag: string): string {
+  return etag.replace(/^"|"$/g, '').toLowerCase();
 }
 
 /** AbortMultipartUpload: S3 drops the upload's parts. */

@@ -6,6 +6,8 @@
  *   name, and a client may not store one: read back, it would pass for one of the gateway's markers.
  * - `headers` map to Content-Type, Cache-Control, Content-Disposition, Content-Encoding, Content-Language and
  *   Expires, which is sent verbatim. Names are lower-case, as HTTP returns them.
+ * - The S3 backend's own layout markers (s3/recorded-layout.ts) are stored like internal markers and taken
+ *   out again on every read: they decide the ETag and parts the core sees, and are never among its markers.
  */
 import type {
   CopyObjectCommand,
@@ -17,6 +19,14 @@ import type {
 
 import type { ObjectInfo, ObjectMetadata } from '../../core/backend.js';
 import { errors } from '../../core/errors.js';
+import { withNative } from './native-encryption.js';
+import {
+  assertNoLayoutMarkers,
+  layoutMarkers,
+  layoutSize,
+  takeLayout,
+  type RecordedLayout,
+} from './recorded-layout.js';
 
 const INTERNAL_PREFIX = 'sealgate-';
 
@@ -25,19 +35,35 @@ type CommandWithHeaders = PutObjectCommand | CopyObjectCommand | CreateMultipart
 
 /**
  * The SDK input fields that store `metadata`: user metadata with the internal markers, and the headers except
- * Expires, which goes verbatim through {@link withExpires} instead of as a Date.
+ * Expires, which goes verbatim through {@link withExpires} instead of as a Date. `layout`, when given, is
+ * stored beside the internal markers.
  * Throws InvalidArgument for user metadata named like an internal marker.
  */
-export function metadataInput(metadata: ObjectMetadata) {
+export function metadataInput(metadata: ObjectMetadata, layout?: RecordedLayout) {
+  assertNoLayoutMarkers(metadata.internal);
   const headers = metadata.headers;
+  const stored = layout
+    ? { ...metadata, internal: { ...metadata.internal, ...layoutMarkers(layout) } }
+    : metadata;
   return {
-    Metadata: toS3Metadata(metadata),
+    Metadata: toS3Metadata(stored),
     ContentType: headers['content-type'],
     CacheControl: headers['cache-control'],
     ContentDisposition: headers['content-disposition'],
     ContentEncoding: headers['content-encoding'],
     ContentLanguage: headers['content-language'],
   };
+}
+
+/**
+ * The bytes S3 counts toward its 2 KB limit on an object's user metadata for `metadata` as stored: the UTF-8
+ * names (without `x-amz-meta-`) and values.
+ */
+export function metadataBytes(metadata: ObjectMetadata): number {
+  return Object.entries(toS3Metadata(metadata)).reduce(
+    (sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value),
+    0,
+  );
 }
 
 /** Sets the Expires header as the client sent it (the SDK's input is a Date, which would reformat it). */
@@ -57,23 +83,53 @@ export function withExpires<C extends CommandWithHeaders>(command: C, headers: R
   return command;
 }
 
-/** The object a HeadObject or GetObject describes; `size` is the whole object's, which a ranged GET does not give directly. */
+/** An object as S3 holds it: what the core sees, and what only the S3 backend needs. */
+export interface StoredObject {
+  info: ObjectInfo;
+  /** S3's own ETag of the object, which conditional requests to S3 must name. */
+  storedEtag: string;
+  /** The multipart layout recorded when S3 no longer knows it (s3/recorded-layout.ts). */
+  layout?: RecordedLayout;
+}
+
+/**
+ * The object a HeadObject or GetObject describes; `size` is the whole object's, which a ranged GET does not
+ * give directly (for an object with a recorded layout, undefined means the recorded parts' sum).
+ */
+export function storedObject(
+  key: string,
+  out: HeadObjectCommandOutput | GetObjectCommandOutput,
+  size: number | undefined,
+): StoredObject {
+  const storedEtag = out.ETag ?? '';
+  const { user, internal: stored } = fromS3Metadata(out.Metadata);
+  const { internal, layout } = takeLayout(stored, key);
+  if (layout && size !== undefined && layoutSize(layout) !== size) {
+    throw new Error(
+      `the S3 backend's object ${key} holds ${size} bytes, its recorded parts ${layoutSize(layout)}`,
+    );
+  }
+  const etag = layout?.etag ?? storedEtag;
+  const info: ObjectInfo = {
+    key,
+    size: size ?? (layout ? layoutSize(layout) : 0),
+    etag,
+    lastModified: out.LastModified ?? new Date(0),
+    metadata: { headers: storedHeaders(out), user, internal },
+  };
+  const partsCount = layout ? layout.partSizes.length : (out.PartsCount ?? partsCountOf(etag));
+  if (partsCount) info.partsCount = partsCount;
+  withNative(info, out);
+  return layout ? { info, storedEtag, layout } : { info, storedEtag };
+}
+
+/** The object a HeadObject or GetObject describes, as the core sees it (see {@link storedObject}). */
 export function objectInfo(
   key: string,
   out: HeadObjectCommandOutput | GetObjectCommandOutput,
   size: number | undefined,
 ): ObjectInfo {
-  const etag = out.ETag ?? '';
-  const info: ObjectInfo = {
-    key,
-    size: size ?? 0,
-    etag,
-    lastModified: out.LastModified ?? new Date(0),
-    metadata: { headers: storedHeaders(out), ...fromS3Metadata(out.Metadata) },
-  };
-  const partsCount = out.PartsCount ?? partsCountOf(etag);
-  if (partsCount) info.partsCount = partsCount;
-  return info;
+  return storedObject(key, out, size).info;
 }
 
 /** A multipart object's ETag ends in `-<number of parts>`. */

@@ -55,23 +55,6 @@ function unsupportedParam(op: Operation): string | undefined {
 }
 
 /**
- * The first SSE or SSE-C request header, if any. Until the gateway implements them, a request that
- * asks for server-side encryption (or brings a customer key) is refused: storing plaintext while the
- * client believes its object is encrypted under its own key would be a wrong success.
- */
-function serverSideEncryptionHeader(headers: Headers): string | undefined {
-  for (const [name] of headers) {
-    if (
-      name.startsWith('x-amz-server-side-encryption') ||
-      name.startsWith('x-amz-copy-source-server-side-encryption')
-    ) {
-      return name;
-    }
-  }
-  return undefined;
-}
-
-/**
  * Picks the S3 operation for a request (path-style addressing: `/bucket/key`).
  *
  * A bucket name outside S3's naming rules is refused here, for every operation and before any backend
@@ -87,8 +70,6 @@ export function selectOperation(op: Operation): OperationHandler {
   if (unsupported !== undefined) throw errors.notImplemented(`The ?${unsupported} sub-resource`);
   const versionId = q.get('versionId');
   if (versionId !== undefined && versionId !== 'null') throw errors.notImplemented('Object versioning');
-  const sse = serverSideEncryptionHeader(op.request.headers);
-  if (sse !== undefined) throw errors.notImplemented(`Server-side encryption requested with ${sse}`);
 
   if (op.bucket === '') {
     if (method === 'GET') return buckets.listBuckets;

@@ -1,4 +1,5 @@
 import type { ListObjectsOutput } from '../../backend.js';
+import { listedView } from '../../encryption/stored-object.js';
 import { errors } from '../../errors.js';
 import { xml } from '../../xml.js';
 import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js';
@@ -30,7 +31,19 @@ async function list(op: Operation, after: string | undefined, maxKeys: number): 
     await route.backend.listObjects(route.bucket, { prefix, delimiter, after, maxKeys: 1 });
     return { objects: [], commonPrefixes: [], isTruncated: false };
   }
-  return route.backend.listObjects(route.bucket, { prefix, delimiter, after, maxKeys });
+  // Markers are needed to list encrypted objects with their plaintext sizes, whatever the backend's mode
+  // now: any bucket may hold objects written under an earlier one.
+  const page = await route.backend.listObjects(route.bucket, {
+    prefix,
+    delimiter,
+    after,
+    maxKeys,
+    withMetadata: true,
+  });
+  const objects = await Promise.all(
+    page.objects.map(async (o) => ({ ...o, ...(await listedView(route, op.bucket, o)) })),
+  );
+  return { ...page, objects };
 }
 
 function contents(page: ListObjectsOutput, encode: (s: string) => string, fetchOwner: boolean) {

@@ -1,5 +1,19 @@
-import type { UploadInfo } from '../../backend.js';
-import { errors } from '../../errors.js';
+import type { Body, PartInfo, UploadInfo } from '../../backend.js';
+import {
+  deriveLayoutKey,
+  layoutTag,
+  segmentCiphertextLength,
+  segmentPlaintextLength,
+} from '../../crypto/index.js';
+import { customerKeyOf } from '../../encryption/customer-key.js';
+import { encodeLayout, type Layout } from '../../encryption/layout-marker.js';
+import { MARKER } from '../../encryption/markers.js';
+import { encryptBody } from '../../encryption/store-object.js';
+import { gatewayHeaders, readObject } from '../../encryption/stored-object.js';
+import { encodeUploadId, parseUploadId, type UploadState } from '../../encryption/upload-state.js';
+import { nativeMarkers, nativeWriteHeaders, writeTarget } from '../../encryption/write-target.js';
+import { S3Error, errors } from '../../errors.js';
+import type { Route } from '../../routes.js';
 import { MAX_XML_BYTES, child, children, parseXml, xml } from '../../xml.js';
 import { checkWriteConditions } from '../conditions.js';
 import { metadataFromRequest } from '../metadata.js';
@@ -33,54 +47,187 @@ function partNumberOf(op: Operation): number {
   return n;
 }
 
-/** CreateMultipartUpload: the upload keeps the metadata given now; parts may then arrive in any order. */
+/**
+ * CreateMultipartUpload: the upload keeps the metadata given now; parts may then arrive in any order. A
+ * gateway-encrypted upload gets its data key now; the key travels, wrapped, in the upload id the client
+ * gets (encryption/upload-state.ts), so any instance can encrypt any part.
+ */
 export async function createMultipartUpload(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
+  const customer = customerKeyOf(op.request.headers, op.ctx);
+  const target = writeTarget(route.keys, op.request.headers, customer);
   const metadata = metadataFromRequest(op.request.headers);
-  const uploadId = await route.backend.createMultipartUpload(route.bucket, op.key, metadata);
+  let uploadId: string;
+  let headers: Record<string, string> = {};
+  if (target.kind === 'gateway') {
+    const { dataKey, markers } = await route.keys.create({ bucket: op.bucket, key: op.key }, target.customer);
+    const layoutKey = target.customer ? Buffer.from(deriveLayoutKey(dataKey)).toString('base64') : undefined;
+    dataKey.fill(0);
+    Object.assign(metadata.internal, markers);
+    const backendId = await route.backend.createMultipartUpload(route.bucket, op.key, metadata);
+    uploadId = encodeUploadId(backendId, { mode: target.mode, markers, layoutKey });
+    headers = gatewayHeaders(target.mode, markers, target.customer);
+  } else {
+    const native = target.kind === 'native' ? target.native : undefined;
+    if (target.kind === 'native') Object.assign(metadata.internal, nativeMarkers(target));
+    uploadId = await route.backend.createMultipartUpload(route.bucket, op.key, metadata, { native });
+    if (native) headers = nativeWriteHeaders(native);
+  }
   return xmlResponse(
     xml('InitiateMultipartUploadResult', { Bucket: op.bucket, Key: op.key, UploadId: uploadId }),
+    200,
+    headers,
   );
+}
+
+/** The upload a request names: its backend id, and for a gateway-encrypted upload its opened data key. */
+interface OpenedUpload {
+  backendId: string;
+  state?: UploadState;
+  dataKey?: Buffer;
+  headers: Record<string, string>;
+}
+
+/**
+ * Opens the upload's data key for a part: an SSE-C upload needs the same customer key it was created with
+ * (400 otherwise, as S3 answers); a plain upload takes no customer key.
+ */
+async function openUpload(op: Operation, route: Route): Promise<OpenedUpload> {
+  const { backendId, state } = parseUploadId(uploadIdOf(op));
+  const customer = customerKeyOf(op.request.headers, op.ctx);
+  if (!state) {
+    if (customer) throw errors.ssecNotApplicable();
+    return { backendId, headers: {} };
+  }
+  const name = { bucket: op.bucket, key: op.key };
+  let dataKey: Buffer;
+  try {
+    dataKey = await route.keys.open(state.mode, state.markers, name, customer);
+  } catch (error) {
+    if (error instanceof S3Error && error.code === 'AccessDenied' && state.mode === 'sse-c') {
+      throw errors.invalidRequest(
+        'The SSE-C key provided does not match the key the multipart upload was created with.',
+      );
+    }
+    throw error;
+  }
+  return { backendId, state, dataKey, headers: gatewayHeaders(state.mode, state.markers, customer) };
+}
+
+/** Stores one part: encrypted as its own segment (its part number bound in) for a gateway-encrypted upload. */
+async function storePart(
+  op: Operation,
+  route: Route,
+  upload: OpenedUpload,
+  partNumber: number,
+  body: Body,
+  size: number,
+): Promise<PartInfo> {
+  if (upload.dataKey === undefined) {
+    return route.backend.uploadPart(route.bucket, op.key, upload.backendId, partNumber, body, size);
+  }
+  try {
+    return await route.backend.uploadPart(
+      route.bucket,
+      op.key,
+      upload.backendId,
+      partNumber,
+      encryptBody(body, upload.dataKey, partNumber, size),
+      segmentCiphertextLength(size),
+    );
+  } finally {
+    upload.dataKey.fill(0);
+  }
 }
 
 /** UploadPart: the part's body is verified like a PutObject's before the backend keeps it. */
 export async function uploadPart(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
-  const uploadId = uploadIdOf(op);
   const partNumber = partNumberOf(op);
+  const upload = await openUpload(op, route);
   const { body, size, digests } = objectBody(op.request, op.auth);
-  const part = await route.backend.uploadPart(route.bucket, op.key, uploadId, partNumber, body, size);
-  return new Response(null, { status: 200, headers: { etag: part.etag, ...checksumHeaders(digests()) } });
+  const part = await storePart(op, route, upload, partNumber, body, size);
+  return new Response(null, {
+    status: 200,
+    headers: { etag: part.etag, ...checksumHeaders(digests()), ...upload.headers },
+  });
 }
 
-/** UploadPartCopy: a part made from (a range of) an existing object, streamed through the gateway. */
+/** UploadPartCopy: a part made from (a range of) an existing object's plaintext, streamed through the gateway. */
 export async function uploadPartCopy(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
-  const uploadId = uploadIdOf(op);
   const partNumber = partNumberOf(op);
+  const upload = await openUpload(op, route);
   const source = await copySource(op);
-  const range = copySourceRange(op.request.headers.get('x-amz-copy-source-range'), source.info.size);
-  const { body } = await source.route.backend.getObject(source.route.bucket, source.key, range);
-  const size = range ? range.end - range.start + 1 : source.info.size;
-  const part = await route.backend.uploadPart(route.bucket, op.key, uploadId, partNumber, body, size);
-  return xmlResponse(xml('CopyPartResult', { LastModified: part.lastModified, ETag: part.etag }));
+  const range = copySourceRange(op.request.headers.get('x-amz-copy-source-range'), source.opened.view.size);
+  const { body } = await readObject(source.route, source.opened, range);
+  const size = range ? range.end - range.start + 1 : source.opened.view.size;
+  const part = await storePart(op, route, upload, partNumber, body, size);
+  return xmlResponse(
+    xml('CopyPartResult', { LastModified: part.lastModified, ETag: part.etag }),
+    200,
+    upload.headers,
+  );
 }
 
 function bareEtag(etag: string): string {
   return etag.trim().replace(/^"|"$/g, '');
 }
 
+/** A stored part's plaintext size (a gateway-encrypted part is stored as one segment). */
+function plaintextSize(part: PartInfo, encrypted: boolean): number {
+  if (!encrypted) return part.size;
+  try {
+    return segmentPlaintextLength(part.size);
+  } catch {
+    throw errors.invalidPart(`Part ${part.partNumber} is not a part of this encrypted upload.`);
+  }
+}
+
+/**
+ * The markers a gateway-encrypted object gets at completion: its layout (part numbers and plaintext
+ * lengths) and the layout's tag, which makes a dropped, added or reordered part detectable.
+ */
+async function layoutMarkers(
+  op: Operation,
+  route: Route,
+  state: UploadState,
+  layout: Layout,
+): Promise<Record<string, string>> {
+  let layoutKey: Uint8Array;
+  const customer = customerKeyOf(op.request.headers, op.ctx);
+  if (state.mode !== 'sse-c' || customer) {
+    const dataKey = await route.keys.open(
+      state.mode,
+      state.markers,
+      { bucket: op.bucket, key: op.key },
+      customer,
+    );
+    layoutKey = deriveLayoutKey(dataKey);
+    dataKey.fill(0);
+  } else if (state.layoutKey !== undefined) {
+    layoutKey = Buffer.from(state.layoutKey, 'base64');
+  } else {
+    throw errors.ssecRequired();
+  }
+  const tag = layoutTag(layoutKey, layout.lengths, layout.partNumbers);
+  return {
+    [MARKER.layout]: encodeLayout(layout),
+    [MARKER.layoutTag]: Buffer.from(tag).toString('base64'),
+  };
+}
+
 /**
  * CompleteMultipartUpload: the listed parts must be ascending, uploaded, with matching ETags, and every
- * part but the last at least 5 MiB, as S3 requires.
+ * part but the last at least 5 MiB (of plaintext), as S3 requires.
  */
 export async function completeMultipartUpload(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
-  const uploadId = uploadIdOf(op);
+  const { backendId, state } = parseUploadId(uploadIdOf(op));
   const root = parseXml(await readSmallBody(op.request, op.auth, MAX_XML_BYTES));
   if (root.name !== 'CompleteMultipartUpload') throw errors.malformedXML();
   const requested = children(root, 'Part').map((p) => {
@@ -96,17 +243,27 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
     if (requested[i].partNumber <= requested[i - 1].partNumber) throw errors.invalidPartOrder();
   }
   const stored = new Map(
-    (await route.backend.listParts(route.bucket, op.key, uploadId)).map((p) => [p.partNumber, p]),
+    (await route.backend.listParts(route.bucket, op.key, backendId)).map((p) => [p.partNumber, p]),
   );
+  const layout: Layout = { partNumbers: [], lengths: [] };
   requested.forEach((want, i) => {
     const have = stored.get(want.partNumber);
     if (!have || bareEtag(have.etag) !== want.etag) throw errors.invalidPart();
-    if (i < requested.length - 1 && have.size < MIN_PART_BYTES) throw errors.entityTooSmall();
+    const size = plaintextSize(have, state !== undefined);
+    if (i < requested.length - 1 && size < MIN_PART_BYTES) throw errors.entityTooSmall();
+    layout.partNumbers.push(want.partNumber);
+    layout.lengths.push(size);
   });
   if (op.request.headers.has('if-none-match') || op.request.headers.has('if-match')) {
-    checkWriteConditions(op.request.headers, op.key, await existing(route, op.key));
+    checkWriteConditions(op.request.headers, op.key, await existing(op, route));
   }
-  const info = await route.backend.completeMultipartUpload(route.bucket, op.key, uploadId, requested);
+  const late = state ? await layoutMarkers(op, route, state, layout) : undefined;
+  const info = await route.backend.completeMultipartUpload(route.bucket, op.key, backendId, requested, late);
+  const headers = state
+    ? gatewayHeaders(state.mode, state.markers, customerKeyOf(op.request.headers, op.ctx))
+    : info.native
+      ? nativeWriteHeaders(info.native)
+      : {};
   return xmlResponse(
     xml('CompleteMultipartUploadResult', {
       Location: `/${op.bucket}/${encodeURIComponent(op.key).replace(/%2F/g, '/')}`,
@@ -114,6 +271,8 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
       Key: op.key,
       ETag: info.etag,
     }),
+    200,
+    headers,
   );
 }
 
@@ -121,18 +280,20 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
 export async function abortMultipartUpload(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
-  await route.backend.abortMultipartUpload(route.bucket, op.key, uploadIdOf(op));
+  const { backendId } = parseUploadId(uploadIdOf(op));
+  await route.backend.abortMultipartUpload(route.bucket, op.key, backendId);
   return new Response(null, { status: 204 });
 }
 
-/** ListParts: paged by part-number-marker. */
+/** ListParts: paged by part-number-marker; sizes of a gateway-encrypted upload's parts are plaintext sizes. */
 export async function listParts(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'read');
   const uploadId = uploadIdOf(op);
+  const { backendId, state } = parseUploadId(uploadId);
   const maxParts = intParam(op, 'max-parts', 1000, 0, 1000);
   const marker = intParam(op, 'part-number-marker', 0, 0, MAX_PART_NUMBER);
-  const all = (await route.backend.listParts(route.bucket, op.key, uploadId)).filter(
+  const all = (await route.backend.listParts(route.bucket, op.key, backendId)).filter(
     (p) => p.partNumber > marker,
   );
   const page = all.slice(0, maxParts);
@@ -153,7 +314,7 @@ export async function listParts(op: Operation): Promise<Response> {
         PartNumber: p.partNumber,
         LastModified: p.lastModified,
         ETag: p.etag,
-        Size: p.size,
+        Size: plaintextSize(p, state !== undefined),
       })),
     }),
   );

@@ -1,4 +1,14 @@
 import type { ObjectInfo } from '../../backend.js';
+import { customerKeyOf } from '../../encryption/customer-key.js';
+import { storeObject } from '../../encryption/store-object.js';
+import {
+  CHECKSUM_MARKER,
+  openObject,
+  partRange,
+  readObject,
+  type OpenedObject,
+} from '../../encryption/stored-object.js';
+import { writeTarget } from '../../encryption/write-target.js';
 import { S3Error, errors } from '../../errors.js';
 import type { BodyDigests } from '../../integrity/verify-body.js';
 import { MAX_XML_BYTES, children, child, parseXml, xml } from '../../xml.js';
@@ -9,9 +19,6 @@ import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js
 import { contentRange, parseRange } from '../range.js';
 import { objectBody, readSmallBody } from '../request-body.js';
 import type { Route } from '../../routes.js';
-
-/** Internal marker names for the checksum a client sent with a PUT (kept so GET/HEAD can return it). */
-const CHECKSUM_MARKER = 'checksum-';
 
 /** Rejects keys S3 would not accept (empty, longer than 1024 bytes). */
 export function validateKey(key: string): void {
@@ -29,23 +36,47 @@ export function checksumHeaders(digests: BodyDigests): Record<string, string> {
   return digests.checksum ? { [`x-amz-checksum-${digests.checksum.algorithm}`]: digests.checksum.value } : {};
 }
 
-/** What the key holds now, or undefined if nothing. */
-export async function existing(route: Route, key: string): Promise<ObjectInfo | undefined> {
+/**
+ * What the key holds now as clients see it (for conditional writes), or undefined if nothing. An object
+ * the request cannot open (SSE-C under another key) is compared by its stored validators.
+ */
+export async function existing(op: Operation, route: Route): Promise<ObjectInfo | undefined> {
+  let stored: ObjectInfo;
   try {
-    return await route.backend.headObject(route.bucket, key);
+    stored = await route.backend.headObject(route.bucket, op.key);
   } catch (error) {
     if (error instanceof S3Error && error.code === 'NoSuchKey') return undefined;
     throw error;
   }
+  try {
+    const customer = customerKeyOf(op.request.headers, op.ctx);
+    return (await openObject(route, { bucket: op.bucket, key: op.key }, stored, customer)).view;
+  } catch (error) {
+    if (error instanceof S3Error && error.status < 500) return stored;
+    throw error;
+  }
 }
 
-/** PutObject: streams the verified body to the backend; nothing is stored unless every check held. */
+/** The MD5 a request's Content-MD5 header gives, as hex, when it is well-formed. */
+function contentMd5Hex(headers: Headers): string | undefined {
+  const value = headers.get('content-md5');
+  if (value === null) return undefined;
+  const bytes = Buffer.from(value, 'base64');
+  return bytes.length === 16 ? bytes.toString('hex') : undefined;
+}
+
+/**
+ * PutObject: streams the verified body to the backend, encrypted as the backend's mode (or the request's
+ * SSE-C key) says; nothing is stored unless every check held.
+ */
 export async function putObject(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
+  const customer = customerKeyOf(op.request.headers, op.ctx);
+  const target = writeTarget(route.keys, op.request.headers, customer);
   const metadata = metadataFromRequest(op.request.headers);
   if (op.request.headers.has('if-none-match') || op.request.headers.has('if-match')) {
-    checkWriteConditions(op.request.headers, op.key, await existing(route, op.key));
+    checkWriteConditions(op.request.headers, op.key, await existing(op, route));
   }
   const { body, size, digests, checksum } = objectBody(op.request, op.auth);
   // A checksum sent as a header is known before the body: it is stored with the object like any other
@@ -54,17 +85,31 @@ export async function putObject(op: Operation): Promise<Response> {
   const known =
     checksum?.value === undefined ? undefined : { algorithm: checksum.algorithm, value: checksum.value };
   if (known) Object.assign(metadata.internal, checksumMarkers({ checksum: known }));
-  const late = known ? undefined : () => checksumMarkers(digests());
-  const info = await route.backend.putObject(route.bucket, op.key, body, size, metadata, late);
-  return new Response(null, { status: 200, headers: { etag: info.etag, ...checksumHeaders(digests()) } });
+  const stored = await storeObject(
+    route,
+    { bucket: op.bucket, key: op.key },
+    {
+      body,
+      size,
+      metadata,
+      target,
+      late: known ? undefined : () => checksumMarkers(digests()),
+      md5: contentMd5Hex(op.request.headers),
+    },
+  );
+  return new Response(null, {
+    status: 200,
+    headers: { etag: stored.etag, ...checksumHeaders(digests()), ...stored.headers },
+  });
 }
 
-function objectHeaders(op: Operation, info: ObjectInfo): Headers {
+function objectHeaders(op: Operation, info: ObjectInfo, encryption: Record<string, string>): Headers {
   const headers = new Headers();
   metadataToHeaders(info.metadata, headers);
   headers.set('etag', info.etag);
   headers.set('last-modified', httpDate(info.lastModified));
   headers.set('accept-ranges', 'bytes');
+  for (const [name, value] of Object.entries(encryption)) headers.set(name, value);
   for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
     const value = op.query.get(param);
     if (value !== undefined) headers.set(header, value);
@@ -87,9 +132,17 @@ function partNumberOf(op: Operation): number | undefined {
   return intParam(op, 'partNumber', 1, 1, 10000);
 }
 
+/** Opens the request's object: its stored description, then its markers with the request's SSE-C key. */
+async function openRequested(op: Operation, route: Route, partNumber?: number): Promise<OpenedObject> {
+  const stored = await route.backend.headObject(route.bucket, op.key, partNumber);
+  const customer = customerKeyOf(op.request.headers, op.ctx);
+  return openObject(route, { bucket: op.bucket, key: op.key }, stored, customer);
+}
+
 /**
- * GetObject: conditionals, Range (206/416), partNumber and response-* overrides. The body streams from
- * the backend; checksums are returned only for whole-object reads, as S3 does.
+ * GetObject: conditionals, Range (206/416), partNumber and response-* overrides, over the plaintext. The
+ * body streams from the backend (decrypted chunk by chunk for gateway-encrypted objects, fetching only the
+ * chunks a range needs); checksums are returned only for whole-object reads, as S3 does.
  */
 export async function getObject(op: Operation): Promise<Response> {
   validateKey(op.key);
@@ -98,16 +151,19 @@ export async function getObject(op: Operation): Promise<Response> {
   if (partNumber !== undefined && op.request.headers.has('range')) {
     throw errors.invalidRequest('Cannot specify both Range header and partNumber query parameter');
   }
-  const head = await route.backend.headObject(route.bucket, op.key);
+  const opened = await openRequested(op, route);
+  const head = opened.view;
   checkReadConditions(op.request.headers, head);
   const range = partNumber === undefined ? parseRange(op.request.headers.get('range'), head.size) : undefined;
   const select = partNumber !== undefined ? { partNumber } : range;
-  const { info, body, range: served } = await route.backend.getObject(route.bucket, op.key, select);
+  const read = await readObject(route, opened, select);
+  const info = read.info;
   if (info.etag !== head.etag) {
     // The object changed between HEAD and GET: answer as of the object actually served.
     checkReadConditions(op.request.headers, info);
   }
-  const headers = objectHeaders(op, info);
+  const served = read.range;
+  const headers = objectHeaders(op, info, opened.headers);
   let status = 200;
   if (served && (range || (info.partsCount ?? 0) > 0)) {
     status = 206;
@@ -120,7 +176,7 @@ export async function getObject(op: Operation): Promise<Response> {
   if (partNumber !== undefined && info.partsCount) {
     headers.set('x-amz-mp-parts-count', String(info.partsCount));
   }
-  return new Response(ReadableStream.from(body), { status, headers });
+  return new Response(ReadableStream.from(read.body), { status, headers });
 }
 
 /** HeadObject: GetObject's headers without the body. */
@@ -128,11 +184,18 @@ export async function headObject(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'read');
   const partNumber = partNumberOf(op);
-  const info = await route.backend.headObject(route.bucket, op.key, partNumber);
+  const opened = await openRequested(op, route, partNumber);
+  const info = opened.view;
   checkReadConditions(op.request.headers, info);
-  const headers = objectHeaders(op, info);
+  const headers = objectHeaders(op, info, opened.headers);
   let status = 200;
-  const range = partNumber === undefined ? parseRange(op.request.headers.get('range'), info.size) : info.part;
+  const part =
+    partNumber === undefined
+      ? undefined
+      : opened.dataKey !== undefined
+        ? partRange(opened, partNumber)
+        : opened.stored.part;
+  const range = partNumber === undefined ? parseRange(op.request.headers.get('range'), info.size) : part;
   if (range) {
     status = 206;
     headers.set('content-range', contentRange(range, info.size));

@@ -1,0 +1,124 @@
+/**
+ * Writing an object's plaintext to a backend in the form its write target says: as it is, with the
+ * backend's native encryption, or encrypted by the gateway (one part-0 segment, docs/FORMAT.md) with its
+ * MD5 and checksums sealed under the data key. PutObject and every copy that must rewrite bytes use it.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { Body, ObjectInfo, ObjectMetadata } from '../backend.js';
+import { FormatError, encryptSegment, segmentCiphertextLength } from '../crypto/index.js';
+import { errors } from '../errors.js';
+import type { Route } from '../routes.js';
+import type { ObjectName } from './data-keys.js';
+import { MARKER } from './markers.js';
+import { sealValues } from './sealed-values.js';
+import { CHECKSUM_MARKER, gatewayHeaders } from './stored-object.js';
+import { nativeMarkers, nativeWriteHeaders, type WriteTarget } from './write-target.js';
+
+export interface StoreInput {
+  body: Body;
+  /** The plaintext length (the body must hold exactly this many bytes). */
+  size: number;
+  /** Stored headers, user metadata, and in `internal` the checksum markers already known. */
+  metadata: ObjectMetadata;
+  target: WriteTarget;
+  /** Markers known only once the body has passed (a checksum from an aws-chunked trailer). */
+  late?: () => Record<string, string>;
+  /**
+   * The plaintext's MD5 (hex) when known before the body (Content-MD5, a copy's source). It is then sealed
+   * up front, which spares an S3 backend the self-copy that values known only afterwards cost. The body
+   * is still hashed and must match.
+   */
+  md5?: string;
+}
+
+export interface Stored {
+  info: ObjectInfo;
+  /** The ETag clients see. */
+  etag: string;
+  /** `x-amz-server-side-encryption*` response headers. */
+  headers: Record<string, string>;
+}
+
+export async function storeObject(route: Route, name: ObjectName, input: StoreInput): Promise<Stored> {
+  const { target, metadata } = input;
+  if (target.kind !== 'gateway') {
+    const native = target.kind === 'native' ? target.native : undefined;
+    if (target.kind === 'native') Object.assign(metadata.internal, nativeMarkers(target));
+    const info = await route.backend.putObject(route.bucket, name.key, input.body, input.size, metadata, {
+      late: input.late,
+      native,
+    });
+    return { info, etag: info.etag, headers: native ? nativeWriteHeaders(info.native ?? native) : {} };
+  }
+
+  const { dataKey, markers } = await route.keys.create(name, target.customer);
+  try {
+    const known: Record<string, string> = {};
+    const internal: Record<string, string> = {};
+    for (const [marker, value] of Object.entries(metadata.internal)) {
+      if (marker.startsWith(CHECKSUM_MARKER)) known[marker.slice(CHECKSUM_MARKER.length)] = value;
+      else internal[marker] = value;
+    }
+    const md5 = createHash('md5');
+    let digest: string | undefined;
+    const hashed = hashing(input.body, md5, input.md5, (hex) => (digest = hex));
+    const seal = (lateMarkers: Record<string, string>) => {
+      const checksums = { ...known };
+      for (const [marker, value] of Object.entries(lateMarkers)) {
+        if (marker.startsWith(CHECKSUM_MARKER)) checksums[marker.slice(CHECKSUM_MARKER.length)] = value;
+      }
+      return sealValues(dataKey, {
+        md5: digest ?? input.md5,
+        ...(Object.keys(checksums).length > 0 && { checksums }),
+      });
+    };
+    const upfront = input.md5 !== undefined && input.late === undefined;
+    if (upfront) internal[MARKER.sealed] = seal({});
+    const info = await route.backend.putObject(
+      route.bucket,
+      name.key,
+      encryptBody(hashed, dataKey, 0, input.size),
+      segmentCiphertextLength(input.size),
+      { headers: metadata.headers, user: metadata.user, internal: { ...internal, ...markers } },
+      upfront ? {} : { late: () => ({ [MARKER.sealed]: seal(input.late?.() ?? {}) }) },
+    );
+    return {
+      info,
+      etag: `"${digest ?? input.md5}"`,
+      headers: gatewayHeaders(target.mode, markers, target.customer),
+    };
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+/** Encrypts one segment of a request body; a body of the wrong length is the client's incomplete body. */
+export async function* encryptBody(
+  body: Body,
+  dataKey: Uint8Array,
+  partNumber: number,
+  size: number,
+): AsyncGenerator<Uint8Array> {
+  try {
+    yield* encryptSegment(body, dataKey, { partNumber, plaintextLength: size });
+  } catch (error) {
+    if (error instanceof FormatError && error.reason === 'length-mismatch') throw errors.incompleteBody();
+    throw error;
+  }
+}
+
+/** Passes the body through `hash`; reports the digest at the end, and refuses a body that is not `expected`. */
+async function* hashing(
+  body: Body,
+  hash: Hash,
+  expected: string | undefined,
+  done: (hex: string) => void,
+): AsyncGenerator<Uint8Array> {
+  for await (const piece of body) {
+    hash.update(piece);
+    yield piece;
+  }
+  const hex = hash.digest('hex');
+  if (expected !== undefined && hex !== expected) throw errors.badDigest();
+  done(hex);
+}
