@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../functions/core/config/config-error.js';
 import { interpolateTree } from '../functions/core/config/interpolate.js';
-import { parseConfig, type GatewayConfig, type S3BackendConfig } from '../functions/core/config/schema.js';
+import { parseConfig, type GatewayConfig } from '../functions/core/config/schema.js';
+import { usesFunctionRole } from './backend-signers.js';
+import { keyArn, kmsKeyGrants, LEGACY_KMS_KEYS_FIELD, type KmsKeyGrants } from './kms-grants.js';
 
 /**
  * A gateway config read at synth time, with what the stack derives from it. The stack needs names,
@@ -10,7 +13,10 @@ import { parseConfig, type GatewayConfig, type S3BackendConfig } from '../functi
  * `${env:NAME}` references and are resolved only inside the function.
  */
 export interface DeployConfig {
-  /** The config document as compact JSON (which is YAML too), references left as written: `SEALGATE_CONFIG`. */
+  /**
+   * The config document as compact JSON (which is YAML too), references left as written and deploy-only
+   * fields taken out: `SEALGATE_CONFIG`.
+   */
   text: string;
   /** The validated config, with each reference replaced by a placeholder. */
   config: GatewayConfig;
@@ -20,6 +26,8 @@ export interface DeployConfig {
   awsBuckets: string[];
   /** True when the default backend is AWS S3 with the function's role: ListBuckets then lists the account's buckets. */
   defaultBackendIsAws: boolean;
+  /** KMS key ARNs the function's role may use, by what it does with them. */
+  kmsKeys: KmsKeyGrants;
 }
 
 const REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g;
@@ -28,7 +36,12 @@ const REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g;
 const REFERENCE_ALLOWED = [
   /^credentials\[\d+\]\.(access_key_id|secret_access_key)$/,
   /^backends\[\d+\]\.(access_key_id|secret_access_key|region)$/,
+  /^backends\[\d+\]\.encryption\.(key|legacy_key)$/,
 ];
+
+/** The encryption keys the gateway holds itself: each must be exactly one reference to a secret. */
+const KEY_FIELDS = ['key', 'legacy_key'];
+const WHOLE_REFERENCE = /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}$/;
 
 /** Variables Lambda sets itself (and refuses to have set): a config may use them, the stack never maps them. */
 function isReserved(name: string): boolean {
@@ -59,9 +72,76 @@ function collectReferences(node: unknown, path: string, found: Map<string, boole
   }
 }
 
-/** Whether a backend is AWS S3 reached with the function's role (no endpoint, no keys of its own). */
-function usesFunctionRole(backend: GatewayConfig['backends'][number]): backend is S3BackendConfig {
-  return backend.type === 's3' && backend.endpoint === undefined && backend.accessKeyId === undefined;
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+type EncryptionBlock = [block: Record<string, unknown>, path: string, backendIndex: number];
+
+/** Each backend's `encryption` block as written, with its path (the schema reports any other shape). */
+function encryptionBlocks(document: unknown): EncryptionBlock[] {
+  if (!isObject(document) || !Array.isArray(document.backends)) return [];
+  return document.backends.flatMap((backend: unknown, i): EncryptionBlock[] =>
+    isObject(backend) && isObject(backend.encryption)
+      ? [[backend.encryption, `backends[${i}].encryption`, i]]
+      : [],
+  );
+}
+
+/** Takes the deploy-only `legacy_kms_key_ids` out of each encryption block: the lists, by backend index. */
+function takeLegacyKmsKeyIds(document: unknown): Map<number, string[]> {
+  const lists = new Map<number, string[]>();
+  for (const [block, path, index] of encryptionBlocks(document)) {
+    const value = block[LEGACY_KMS_KEYS_FIELD];
+    delete block[LEGACY_KMS_KEYS_FIELD];
+    if (value === undefined || value === null) continue;
+    const where = `${path}.${LEGACY_KMS_KEYS_FIELD}`;
+    if (!Array.isArray(value)) throw new ConfigError(where, 'must be a list of KMS key ARNs');
+    lists.set(
+      index,
+      value.map((arn, i) => keyArn(arn, `${where}[${i}]`)),
+    );
+  }
+  return lists;
+}
+
+/**
+ * Checks that `key` and `legacy_key` are each one `${env:NAME}` reference: the stack maps NAME to a Secrets
+ * Manager secret. A key written out, a default after `:-`, or a variable Lambda sets would put the key (or
+ * where it comes from) in clear in the template.
+ */
+function checkKeyReferences(document: unknown): void {
+  for (const [block, path] of encryptionBlocks(document)) {
+    for (const field of KEY_FIELDS) {
+      const value = block[field];
+      if (value === undefined || value === null) continue;
+      const where = `${path}.${field}`;
+      const match = typeof value === 'string' ? WHOLE_REFERENCE.exec(value) : null;
+      if (match === null) {
+        throw new ConfigError(
+          where,
+          'a key written in the file would be stored in clear in the CloudFormation template: write ' +
+            `'\${env:NAME}' and store the key (64 hex characters) in the Secrets Manager secret <prefix>NAME ` +
+            '(sealgate/NAME by default)',
+        );
+      }
+      if (match[2] !== undefined) {
+        throw new ConfigError(
+          where,
+          `\${env:${match[1]}:-...} has a default, which would be a key in clear in the template: ` +
+            `write '\${env:${match[1]}}' and store the key in the Secrets Manager secret <prefix>${match[1]} ` +
+            `(sealgate/${match[1]} by default)`,
+        );
+      }
+      if (isReserved(match[1])) {
+        throw new ConfigError(
+          where,
+          `\${env:${match[1]}} is a variable Lambda sets itself, not a secret: name a variable of your own, ` +
+            'which the stack reads from Secrets Manager',
+        );
+      }
+    }
+  }
 }
 
 /** Parses and checks a config document for deployment behind the function URL. */
@@ -72,10 +152,14 @@ export function deployConfigFromText(source: string, text: string): DeployConfig
   } catch (error) {
     throw new ConfigError(source, error instanceof Error ? error.message : String(error));
   }
+  const legacyKmsKeyIds = takeLegacyKmsKeyIds(document);
+  checkKeyReferences(document);
   const found = new Map<string, boolean>();
   collectReferences(document, '', found);
+  // A placeholder must pass every check its field has, including a key's 64 hex characters: the SHA-256 of
+  // the variable's name, in hex, does (and is the same for every use of one variable, as the value will be).
   const placeholders = Object.fromEntries(
-    [...found.keys()].map((name) => [name, `sealgate-placeholder-${name}`]),
+    [...found.keys()].map((name) => [name, createHash('sha256').update(name).digest('hex')]),
   );
   const config = parseConfig(interpolateTree(document, placeholders));
 
@@ -104,6 +188,7 @@ export function deployConfigFromText(source: string, text: string): DeployConfig
       .sort(),
     awsBuckets,
     defaultBackendIsAws: roleBackends.has(config.defaultBackend),
+    kmsKeys: kmsKeyGrants(config, legacyKmsKeyIds, new Set(Object.values(placeholders))),
   };
 }
 

@@ -32,6 +32,15 @@ const OBJECT_ACTIONS = [
   's3:PutObjectTagging',
 ];
 
+/**
+ * KMS actions by what the function does with a key: the envelope's own calls; the calls S3 makes on the
+ * caller's behalf for SSE-KMS (GenerateDataKey for writes and multipart parts, Decrypt for reads, copies
+ * and multipart uploads); reading objects under an earlier key.
+ */
+const ENVELOPE_KMS_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt'];
+const SSE_KMS_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'];
+const DECRYPT_ONLY_KMS_ACTIONS = ['kms:Decrypt'];
+
 export interface SealgateStackProps extends StackProps {
   /** The gateway config to deploy (see lib/deploy-config.ts). */
   deploy: DeployConfig;
@@ -55,7 +64,7 @@ export class SealgateStack extends Stack {
     // AWSLambdaBasicExecutionRole grants them on every log group).
     const role = new Role(this, 'GatewayRole', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Sealgate gateway function: its log group and the configured backend buckets',
+      description: 'Sealgate gateway function: its log group, the configured backend buckets and KMS keys',
     });
     logGroup.grantWrite(role);
 
@@ -121,6 +130,14 @@ export class SealgateStack extends Stack {
       role.addToPrincipalPolicy(
         new PolicyStatement({ sid: 'ListBuckets', actions: ['s3:ListAllMyBuckets'], resources: ['*'] }),
       );
+    }
+    const kmsStatements: [string, string[], string[]][] = [
+      ['EnvelopeKmsKeys', ENVELOPE_KMS_ACTIONS, deploy.kmsKeys.envelope],
+      ['SseKmsKeys', SSE_KMS_ACTIONS, deploy.kmsKeys.sseKms],
+      ['LegacyKmsKeys', DECRYPT_ONLY_KMS_ACTIONS, deploy.kmsKeys.decryptOnly],
+    ];
+    for (const [sid, actions, keys] of kmsStatements) {
+      if (keys.length > 0) role.addToPrincipalPolicy(new PolicyStatement({ sid, actions, resources: keys }));
     }
     if (deploy.defaultBackendIsAws) {
       Annotations.of(this).addWarningV2(

@@ -1,13 +1,11 @@
 /**
- * The deployable stack, checked on its synthesized CloudFormation template. Bundling is skipped here
- * (`aws:cdk:bundling-stacks: []`); `npx cdk synth` in .ci/run bundles for real.
+ * The deployable stack, checked on its synthesized CloudFormation template (see ./synth.ts). Encryption keys
+ * and KMS grants are in ./encryption.test.ts.
  */
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { deployConfigFromText, readDeployConfig } from '../../lib/deploy-config.js';
-import { SealgateStack } from '../../lib/sealgate-stack.js';
+import { environment, statements, synth as synthConfig } from './synth.js';
 
 const CONFIG = `
 backends:
@@ -41,25 +39,7 @@ credentials:
         access: [read]
 `;
 
-function synth(configText = CONFIG): Template {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new SealgateStack(app, 'Test', {
-    deploy: deployConfigFromText('test.yaml', configText),
-    secretPrefix: 'sealgate/',
-    logRetention: RetentionDays.TWO_WEEKS,
-  });
-  return Template.fromStack(stack);
-}
-
-type Statement = { Action: string | string[]; Resource: unknown; Sid?: string };
-
-function statements(template: Template): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
-    (policy) =>
-      (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
-        .Statement,
-  );
-}
+const synth = (configText = CONFIG) => synthConfig(configText);
 
 /** `arn:${Partition}:s3:::name` as the template writes it. */
 function s3Arn(resource: string) {
@@ -99,10 +79,7 @@ describe('the Sealgate stack', () => {
   });
 
   it('reads each required secret from Secrets Manager, never writing its value into the template', () => {
-    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
-      Properties: { Environment: { Variables: Record<string, unknown> } };
-    };
-    const variables = fn.Properties.Environment.Variables;
+    const variables = environment(template);
     expect(variables.ADMIN_SECRET).toBe('{{resolve:secretsmanager:sealgate/ADMIN_SECRET:SecretString:::}}');
     expect(variables.MINIO_SECRET).toBe('{{resolve:secretsmanager:sealgate/MINIO_SECRET:SecretString:::}}');
     // A reference with a default needs no secret.
@@ -182,8 +159,11 @@ credentials:
 describe('the deploy config', () => {
   it('accepts the example config shipped in deploy/', () => {
     const deploy = readDeployConfig('deploy/sealgate.example.yaml');
-    expect(deploy.awsBuckets).toEqual(['example-sealgate-data']);
-    expect(deploy.references).toEqual(['SEALGATE_ADMIN_SECRET']);
+    expect(deploy.awsBuckets).toEqual(['example-sealgate-archive', 'example-sealgate-data']);
+    expect(deploy.references).toEqual(['SEALGATE_ADMIN_SECRET', 'SEALGATE_ARCHIVE_KEY']);
+    expect(deploy.kmsKeys.envelope).toEqual([
+      'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    ]);
   });
 
   it('refuses a filesystem backend, whose disk on Lambda is temporary', () => {
