@@ -260,12 +260,13 @@ export const errors = {
    * An object wrapped under a key id the backend does not hold. A 400 with its own code: it is a
    * configuration matter an operator must fix, not something a retry or other credentials would change.
    */
+  /** `configured` describes what the backend holds, e.g. `key id "a"`, `legacy key id "b"`. */
   keyIdMismatch: (objectKeyId: string, backend: string, configured: string[]) =>
     new S3Error(
       'EncryptionKeyMismatch',
       400,
       `The object was encrypted with key id "${objectKeyId}", but backend "${backend}" is configured with ` +
-        (configured.length ? configured.map((id) => `key id "${id}"`).join(' and legacy ') : 'no key') +
+        (configured.length ? configured.join(' and ') : 'no key') +
         `. Restore that key as the backend's legacy_key/legacy_key_id, or check that the bucket routes to the backend that holds it.`,
     ),
   /** Stored ciphertext or its markers failed authentication: tampered, truncated or moved on the backend. */

@@ -142,11 +142,11 @@ export class BackendKeys {
     const { current, legacy } = this.config;
     if (current?.id === keyId) return current;
     if (legacy?.id === keyId) return legacy;
-    throw errors.keyIdMismatch(
-      keyId,
-      this.backend,
-      [current?.id, legacy?.id].filter((id): id is string => id !== undefined),
-    );
+    const held = [
+      ...(current ? [`key id "${current.id}"`] : []),
+      ...(legacy ? [`legacy key id "${legacy.id}"`] : []),
+    ];
+    throw errors.keyIdMismatch(keyId, this.backend, held);
   }
 
   private keyService(): KeyService {

@@ -189,12 +189,15 @@ export function gatewayHeaders(
   return {};
 }
 
-/** The plaintext byte range of part `partNumber` (1-based, in order) of a gateway-encrypted object. */
+/**
+ * The plaintext byte range of part `partNumber` (1-based, in order) of a gateway-encrypted object. As in S3,
+ * part 1 of a single-part object is all of it (undefined when it is empty: no range to serve).
+ */
 export function partRange(opened: OpenedObject, partNumber: number): ByteRange | undefined {
   const layout = opened.layout!;
   if (layout.partNumbers[0] === SINGLE_PART_NUMBER) {
     if (partNumber !== 1) throw errors.invalidPartNumber();
-    return undefined;
+    return opened.view.size > 0 ? { start: 0, end: opened.view.size - 1 } : undefined;
   }
   if (partNumber > layout.lengths.length) throw errors.invalidPartNumber();
   let start = 0;
@@ -297,10 +300,13 @@ export async function listedView(
 ): Promise<{ size: number; etag: string }> {
   const metadata = listed.metadata;
   if (metadata === undefined) return { size: listed.size, etag: listed.etag };
+  // The plaintext size needs no key: it stays right when the ETag cannot be opened (a key id this backend
+  // no longer holds), so size-comparing clients (aws s3 sync) are not misled.
+  let size = listed.size;
   try {
     const encryption = storedEncryption(metadata.internal);
     if (!isGatewayEncryption(encryption)) return { size: listed.size, etag: listed.etag };
-    const size = listedSize({ size: listed.size, metadata });
+    size = listedSize({ size: listed.size, metadata });
     const sealed = metadata.internal[MARKER.sealed];
     if (encryption !== 'aes256-gcm-proxy' || sealed === undefined || metadata.internal[MARKER.layout]) {
       return { size, etag: listed.etag };
@@ -313,6 +319,6 @@ export async function listedView(
       dataKey.fill(0);
     }
   } catch {
-    return { size: listed.size, etag: listed.etag };
+    return { size, etag: listed.etag };
   }
 }

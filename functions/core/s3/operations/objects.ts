@@ -165,7 +165,9 @@ export async function getObject(op: Operation): Promise<Response> {
   const served = read.range;
   const headers = objectHeaders(op, info, opened.headers);
   let status = 200;
-  if (served && (range || (info.partsCount ?? 0) > 0)) {
+  // A part read is a ranged read even when the part is the whole object (part 1 of a single-part object):
+  // S3 answers it 206 with its Content-Range.
+  if (served && (range || partNumber !== undefined)) {
     status = 206;
     headers.set('content-range', contentRange(served, info.size));
     headers.set('content-length', String(served.end - served.start + 1));
