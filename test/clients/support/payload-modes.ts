@@ -15,12 +15,17 @@ export interface PayloadObservation {
   /** The S3 operation, guessed from the method, path and query (enough to tell uploads apart). */
   operation: string;
   mode: PayloadMode;
+  /**
+   * The SSE-C customer keys the request carried: `target` for `x-amz-server-side-encryption-customer-key`
+   * (the object's), `copy-source` for `x-amz-copy-source-server-side-encryption-customer-key`.
+   */
+  customerKeys: ('target' | 'copy-source')[];
 }
 
 /**
- * Records the payload mode of every request a gateway on `port` receives, through Node's
- * `http.server.request.start` diagnostics channel (published by HTTP and HTTPS servers alike, before the
- * request reaches the gateway), so nothing in the gateway is changed or wrapped for the test.
+ * Records the payload mode (and the SSE-C keys) of every request a gateway on `port` receives, through
+ * Node's `http.server.request.start` diagnostics channel (published by HTTP and HTTPS servers alike,
+ * before the request reaches the gateway), so nothing in the gateway is changed or wrapped for the test.
  */
 export function recordPayloadModes(port: number): {
   observations(): PayloadObservation[];
@@ -34,6 +39,14 @@ export function recordPayloadModes(port: number): {
       method: request.method ?? '',
       operation: operationOf(request),
       mode: payloadMode(request),
+      customerKeys: [
+        ...(request.headers['x-amz-server-side-encryption-customer-key'] === undefined
+          ? []
+          : ['target' as const]),
+        ...(request.headers['x-amz-copy-source-server-side-encryption-customer-key'] === undefined
+          ? []
+          : ['copy-source' as const]),
+      ],
     });
   };
   subscribe('http.server.request.start', onRequest);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Body, PartInfo, UploadInfo } from '../../backend.js';
 import {
   deriveLayoutKey,
@@ -127,18 +128,39 @@ async function storePart(
   if (upload.dataKey === undefined) {
     return route.backend.uploadPart(route.bucket, op.key, upload.backendId, partNumber, body, size);
   }
+  // The part's ETag is the MD5 of its plaintext, as for an unencrypted part: clients such as s3cmd compare
+  // it with what they sent. It is answered, never stored (see completeMultipartUpload).
+  const md5 = createHash('md5');
+  const hashed = (async function* () {
+    for await (const piece of body) {
+      md5.update(piece);
+      yield piece;
+    }
+  })();
   try {
-    return await route.backend.uploadPart(
+    const part = await route.backend.uploadPart(
       route.bucket,
       op.key,
       upload.backendId,
       partNumber,
-      encryptBody(body, upload.dataKey, partNumber, size),
+      encryptBody(hashed, upload.dataKey, partNumber, size),
       segmentCiphertextLength(size),
     );
+    return { ...part, etag: `"${md5.digest('hex')}"` };
   } finally {
     upload.dataKey.fill(0);
   }
+}
+
+/**
+ * Whether a CompleteMultipartUpload part entry names the stored part. For a gateway-encrypted upload the
+ * client holds the plaintext MD5 UploadPart answered, which the gateway does not store (it would be a
+ * plaintext-derived value in clear), so any well-formed MD5 is taken for the stored part of that number;
+ * the backend's own ETag (what ListParts shows) is accepted too.
+ */
+function namesStoredPart(want: string, have: PartInfo, encrypted: boolean): boolean {
+  if (bareEtag(have.etag) === want) return true;
+  return encrypted && /^[0-9a-f]{32}$/.test(want);
 }
 
 /** UploadPart: the part's body is verified like a PutObject's before the backend keeps it. */
@@ -246,9 +268,12 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
     (await route.backend.listParts(route.bucket, op.key, backendId)).map((p) => [p.partNumber, p]),
   );
   const layout: Layout = { partNumbers: [], lengths: [] };
+  // What the backend joins: the stored parts under their own ETags.
+  const parts: { partNumber: number; etag: string }[] = [];
   requested.forEach((want, i) => {
     const have = stored.get(want.partNumber);
-    if (!have || bareEtag(have.etag) !== want.etag) throw errors.invalidPart();
+    if (!have || !namesStoredPart(want.etag, have, state !== undefined)) throw errors.invalidPart();
+    parts.push({ partNumber: want.partNumber, etag: bareEtag(have.etag) });
     const size = plaintextSize(have, state !== undefined);
     if (i < requested.length - 1 && size < MIN_PART_BYTES) throw errors.entityTooSmall();
     layout.partNumbers.push(want.partNumber);
@@ -258,7 +283,7 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
     checkWriteConditions(op.request.headers, op.key, await existing(op, route));
   }
   const late = state ? await layoutMarkers(op, route, state, layout) : undefined;
-  const info = await route.backend.completeMultipartUpload(route.bucket, op.key, backendId, requested, late);
+  const info = await route.backend.completeMultipartUpload(route.bucket, op.key, backendId, parts, late);
   const headers = state
     ? gatewayHeaders(state.mode, state.markers, customerKeyOf(op.request.headers, op.ctx))
     : info.native
