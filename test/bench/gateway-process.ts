@@ -20,6 +20,13 @@ export interface GatewayProcessOptions {
   /** The data folder: the filesystem backend stores objects under it. */
   dataDir: string;
   credentials: SigningCredentials;
+  /**
+   * A config file (`--config`): backends and their encryption. Without one the server has one filesystem
+   * backend under `dataDir`, encryption `none`.
+   */
+  configFile?: string;
+  /** More environment for the server, e.g. AWS credentials for the KMS calls of aws-kms-envelope. */
+  env?: Record<string, string>;
   /** How long the server may take to print its endpoint. */
   startTimeoutMs?: number;
 }
@@ -35,22 +42,27 @@ async function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> 
 
 /**
  * Starts the compiled server, `node dist/functions/handlers/cli.js serve`, as `npm start` runs it, in a
- * separate process (so its memory can be read on its own), with no config file: one filesystem backend under `dataDir`, encryption `none`.
- * Port 0 lets the server pick a free port, which it prints; that avoids racing another process for one.
+ * separate process (so its memory can be read on its own), with `configFile` if given, else with none: one
+ * filesystem backend under `dataDir`, encryption `none`. The credentials are the admin credential from the
+ * environment either way. Port 0 lets the server pick a free port, which it prints; that avoids racing
+ * another process for one.
  */
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...options.env,
     SEALGATE_ACCESS_KEY_ID: options.credentials.accessKeyId,
     SEALGATE_SECRET_ACCESS_KEY: options.credentials.secretAccessKey,
   };
   // An inherited config would swap the backend under the bench.
   delete env.SEALGATE_CONFIG;
-  const child = spawn(
-    process.execPath,
-    ['dist/functions/handlers/cli.js', 'serve', '--port', '0', '--data', options.dataDir],
-    { cwd: options.repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = ['dist/functions/handlers/cli.js', 'serve', '--port', '0', '--data', options.dataDir];
+  if (options.configFile !== undefined) args.push('--config', options.configFile);
+  const child = spawn(process.execPath, args, {
+    cwd: options.repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => {

@@ -34,6 +34,8 @@ export interface BenchResult {
   peakRssLimitBytes: number;
   /** The sha256 the source file, the uploaded bytes and the downloaded bytes all had. */
   sha256: string;
+  /** Gateway rounds the PUT and GET are the best of (peak RSS: the highest); 1 when absent. */
+  rounds?: number;
 }
 
 const MIB = 2 ** 20;
@@ -41,6 +43,12 @@ const MIB = 2 ** 20;
 const BUSY_SHARE = 0.1;
 /** ...once above the counters' rounding (10 ms ticks, three counters). */
 const BUSY_FLOOR_SECONDS = 0.05;
+/** The share, for messages. */
+export const BUSY_SHARE_PERCENT = BUSY_SHARE * 100;
+
+/** Whether other processes used enough CPU during a stage to skew its figures. */
+export const otherWorkSkews = (stage: StageResult) =>
+  stage.otherCpuSeconds > Math.max(BUSY_SHARE * stage.seconds, BUSY_FLOOR_SECONDS);
 
 const mibPerSecond = (stage: StageResult) => stage.bytes / MIB / stage.seconds;
 const fixed = (value: number, digits = 1) => value.toFixed(digits);
@@ -100,9 +108,7 @@ export function formatReport(result: BenchResult): string {
     result.put,
     result.get,
   ];
-  const busy = stages.some(
-    (stage) => stage.otherCpuSeconds > Math.max(BUSY_SHARE * stage.seconds, BUSY_FLOOR_SECONDS),
-  );
+  const busy = stages.some(otherWorkSkews);
   const limitMiB = fixed(result.peakRssLimitBytes / MIB, 0);
   const verdict = peakRssPasses(result) ? 'PASS' : 'FAIL';
   const memoryTable = formatTable(
@@ -118,14 +124,15 @@ export function formatReport(result: BenchResult): string {
     ],
   );
   return [
-    `Sealgate bench: ${fixed(result.sizeBytes / MIB, 0)} MiB through the local server (filesystem backend, encryption none)`,
+    `Sealgate bench: ${fixed(result.sizeBytes / MIB, 0)} MiB through the local server (filesystem backend, ` +
+      `encryption none${(result.rounds ?? 1) > 1 ? `, best of ${result.rounds} rounds` : ''})`,
     `node ${facts.node} | ${facts.cpuCount} CPUs (${facts.cpuModel}) | ${facts.memoryGiB} GiB RAM | ${facts.os}`,
     `temp folder on ${facts.filesystem} | load average ${fixed(facts.loadAverage, 2)} at start | ${facts.date}`,
     '',
     throughput,
     ...(busy
       ? [
-          `WARNING: other processes used more than ${BUSY_SHARE * 100}% of a core during some stage ` +
+          `WARNING: other processes used more than ${BUSY_SHARE_PERCENT}% of a core during some stage ` +
             '("other CPU s"): these numbers are skewed; rerun on an idle machine.',
         ]
       : []),

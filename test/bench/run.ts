@@ -1,89 +1,109 @@
 /**
- * `npm run bench`: pushes one object (BENCH_SIZE_MIB, default 1024) through a local `sealgate serve`
- * child process on the filesystem backend, PUT then GET with the bytes checked by sha256, and sets the
- * throughput beside plain file copies of the same file on the same machine in the same run. Prints the
- * server's peak RSS against a 150 MiB target. Then the ciphertext format's throughput beside raw AES-GCM
- * and the AWS Encryption SDK, and the Lambda bundle's size and cold start. Exits non-zero on errors and
- * mismatches only.
+ * `npm run bench`: pushes one object (BENCH_SIZE_MIB, default 1024) through local `sealgate serve` child
+ * processes on the filesystem backend, PUT then GET with the bytes checked by sha256, once per encryption
+ * mode (none, aes256-gcm-proxy, aws-kms-envelope on moto's KMS, SSE-C; BENCH_MODES picks some), each on a
+ * fresh server, BENCH_ROUNDS times in turn (default 3). Sets `none` beside plain file copies of the same
+ * file with its peak RSS against a 150 MiB target, then every mode beside `none`: throughput ratios, peak
+ * RSS against none's + 50 MiB, and single-byte ranged GET latency at the object's start, middle and end.
+ * Then the ciphertext format's throughput beside raw AES-GCM and the AWS Encryption SDK, and the Lambda
+ * bundle's size and cold start. Exits non-zero on errors and mismatches only.
  */
 import { randomBytes } from 'node:crypto';
-import { Agent } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startMoto, type MotoServer } from '../support/moto.js';
 import { runFormatBench } from './crypto-format.js';
+import { benchMode, selectedModes, type KmsSetup, type ModeName } from './encryption-modes.js';
 import { runColdStartBench } from './function-url-cold-start.js';
-import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import type { GatewayProcess } from './gateway-process.js';
+import { createKmsKey } from './kms-key.js';
 import { machineFacts } from './machine-facts.js';
+import { runModeBench, type BenchSource, type ModeResult, type RangeProbe } from './mode-bench.js';
+import { formatModeReport } from './mode-report.js';
 import { timeCopyFile, timeStreamCopy } from './plain-copy.js';
-import { readCpuSeconds, readMachineBusySeconds, readMemoryStatus } from './proc-stats.js';
-import { formatReport, type StageResult } from './report.js';
-import { createBucket, getObjectHashed, putObjectFromFile, type Transfer } from './s3-client.js';
+import { formatReport } from './report.js';
 import { writeRandomFile } from './source-file.js';
+import { measure } from './stage.js';
 
 const MIB = 2 ** 20;
 const PEAK_RSS_LIMIT_BYTES = 150 * MIB;
-const BUCKET = 'bench';
-const OBJECT_PATH = `/${BUCKET}/object.bin`;
+/** An encrypted mode's PUT and GET may raise the server's peak RSS this much over none's. */
+const PEAK_RSS_EXCESS_LIMIT_BYTES = 50 * MIB;
+/** Single-byte ranged GETs per place in the object and mode, over all rounds. */
+const RANGE_REQUESTS = 20;
+/**
+ * Every mode runs this many times, in turn, keeping its best throughput: a burst of other work on the
+ * machine then skews one round of one mode, not the ratios. Three keep a full run near five minutes.
+ */
+const DEFAULT_ROUNDS = 3;
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function benchSizeBytes(value: string | undefined): number {
-  if (value === undefined || value === '') return 1024 * MIB;
-  const mib = Number(value);
-  if (!Number.isInteger(mib) || mib <= 0) {
-    throw new Error(`BENCH_SIZE_MIB must be a positive whole number of MiB, got "${value}"`);
+function positiveInteger(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) {
+    throw new Error(`${name} must be a positive whole number, got "${value}"`);
   }
-  return mib * MIB;
+  return number;
 }
 
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
-/**
- * Runs one stage and adds the CPU the bench process (and the server, given its PID) spent on it, and the
- * CPU every other process on the machine spent meanwhile: what the stage had to share the cores with.
- */
-async function measure<T extends { bytes: number; seconds: number }>(
-  run: () => Promise<T>,
-  serverPid?: number,
-): Promise<T & StageResult> {
-  const serverBefore = serverPid === undefined ? 0 : readCpuSeconds(serverPid);
-  const machineBefore = readMachineBusySeconds();
-  const clientBefore = process.cpuUsage();
-  const result = await run();
-  const client = process.cpuUsage(clientBefore);
-  const machine = readMachineBusySeconds() - machineBefore;
-  const clientCpuSeconds = (client.user + client.system) / 1e6;
-  const serverCpuSeconds = serverPid === undefined ? undefined : readCpuSeconds(serverPid) - serverBefore;
-  return {
-    ...result,
-    clientCpuSeconds,
-    serverCpuSeconds,
-    // Tick-granular counters: a small negative difference is rounding, not time.
-    otherCpuSeconds: Math.max(0, machine - clientCpuSeconds - (serverCpuSeconds ?? 0)),
-  };
-}
-
-/** Fails loudly unless a transfer moved exactly the source's bytes. */
-function verify(what: string, transfer: Transfer, size: number, sourceSha256: string): void {
-  if (transfer.bytes !== size || transfer.sha256 !== sourceSha256) {
-    throw new Error(
-      `INTEGRITY FAILURE in ${what}: ${transfer.bytes} bytes with sha256 ${transfer.sha256}, ` +
-        `expected ${size} bytes with sha256 ${sourceSha256}`,
-    );
+/** The bytes of a file at some offsets. */
+async function bytesAt(path: string, offsets: number[]): Promise<number[]> {
+  const handle = await open(path, 'r');
+  try {
+    const bytes: number[] = [];
+    for (const offset of offsets) {
+      const { buffer } = await handle.read(Buffer.alloc(1), 0, 1, offset);
+      bytes.push(buffer[0]);
+    }
+    return bytes;
+  } finally {
+    await handle.close();
   }
 }
 
-async function bench(
-  root: string,
-  size: number,
-  started: (gateway: GatewayProcess) => void,
-): Promise<string> {
+/** One mode over several rounds: its best PUT and GET, its highest peak RSS, all its range samples. */
+function combineRounds(rounds: ModeResult[]): ModeResult {
+  const fastest = <T extends { seconds: number }>(stages: T[]) =>
+    stages.reduce((best, stage) => (stage.seconds < best.seconds ? stage : best));
+  const highest = (pick: (result: ModeResult) => number) => Math.max(...rounds.map(pick));
+  const [first] = rounds;
+  return {
+    mode: first.mode,
+    put: fastest(rounds.map((round) => round.put)),
+    get: fastest(rounds.map((round) => round.get)),
+    memory: {
+      rssAfterStartBytes: highest((round) => round.memory.rssAfterStartBytes),
+      peakRssAfterPutBytes: highest((round) => round.memory.peakRssAfterPutBytes),
+      peakRssAfterGetBytes: highest((round) => round.memory.peakRssAfterGetBytes),
+    },
+    ranges: first.ranges.map((samples, i) => ({
+      probe: samples.probe,
+      ms: rounds.flatMap((round) => round.ranges[i].ms),
+    })),
+    stored: first.stored,
+  };
+}
+
+/** What the bench started that must be stopped on the way out. */
+interface Running {
+  gateway?: GatewayProcess;
+  moto?: MotoServer;
+}
+
+async function bench(root: string, size: number, running: Running): Promise<string> {
+  const modes = selectedModes(process.env.BENCH_MODES);
+  const rounds = positiveInteger('BENCH_ROUNDS', process.env.BENCH_ROUNDS, DEFAULT_ROUNDS);
   const facts = machineFacts(root);
-  const source = join(root, 'source.bin');
+  const sourcePath = join(root, 'source.bin');
   const copy = join(root, 'copy.bin');
-  progress(`writing ${size / MIB} MiB of random data to ${source}`);
-  const sourceSha256 = await writeRandomFile(source, size);
+  progress(`writing ${size / MIB} MiB of random data to ${sourcePath}`);
+  const source: BenchSource = { path: sourcePath, size, sha256: await writeRandomFile(sourcePath, size) };
 
   const copyOnce = async (name: string, time: () => Promise<number>) => {
     progress(`plain copy: ${name}`);
@@ -92,87 +112,115 @@ async function bench(
     return stage;
   };
   const plain = {
-    stream: await copyOnce('stream pipeline', () => timeStreamCopy(source, copy, { datasync: false })),
+    stream: await copyOnce('stream pipeline', () => timeStreamCopy(sourcePath, copy, { datasync: false })),
     streamDatasync: await copyOnce('stream pipeline + fdatasync', () =>
-      timeStreamCopy(source, copy, { datasync: true }),
+      timeStreamCopy(sourcePath, copy, { datasync: true }),
     ),
-    copyFile: await copyOnce('fs.copyFile', () => timeCopyFile(source, copy, { datasync: false })),
+    copyFile: await copyOnce('fs.copyFile', () => timeCopyFile(sourcePath, copy, { datasync: false })),
     copyFileDatasync: await copyOnce('fs.copyFile + fdatasync', () =>
-      timeCopyFile(source, copy, { datasync: true }),
+      timeCopyFile(sourcePath, copy, { datasync: true }),
     ),
   };
 
-  const dataDir = join(root, 'data');
-  mkdirSync(dataDir);
+  let kms: KmsSetup | undefined;
+  if (modes.includes('aws-kms-envelope')) {
+    progress("starting moto for aws-kms-envelope's KMS");
+    running.moto = await startMoto();
+    kms = { endpoint: running.moto.endpoint, keyArn: await createKmsKey(running.moto.endpoint) };
+    progress(`moto at ${kms.endpoint}, KMS key ${kms.keyArn}`);
+  }
+
+  const offsets = [0, Math.floor(size / 2), size - 1];
+  const sourceBytes = await bytesAt(sourcePath, offsets);
+  const probes: RangeProbe[] = ['first byte', 'middle byte', 'last byte'].map((label, i) => ({
+    label,
+    offset: offsets[i],
+    byte: sourceBytes[i],
+  }));
   const credentials = {
     accessKeyId: `SGBENCH${randomBytes(6).toString('hex').toUpperCase()}`,
     secretAccessKey: randomBytes(30).toString('base64url'),
   };
-  progress('starting sealgate serve');
-  const gateway = await startGatewayProcess({ repoRoot: REPO_ROOT, dataDir, credentials });
-  started(gateway);
-  const rssAfterStartBytes = readMemoryStatus(gateway.pid).rssBytes;
-  const target = {
-    endpoint: gateway.endpoint,
-    credentials,
-    agent: new Agent({ keepAlive: true, maxSockets: 1 }),
-  };
-  progress(`server pid ${gateway.pid} at ${gateway.endpoint}; CreateBucket ${BUCKET}`);
-  await createBucket(target, BUCKET);
+  // One setup (and so one key) per mode for the whole run.
+  const setups = modes.map((name) => benchMode(name, kms));
+  const perMode = new Map<ModeName, ModeResult[]>(modes.map((name) => [name, []]));
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) progress(`round ${round} of ${rounds}`);
+    for (const mode of setups) {
+      const result = await runModeBench(mode, {
+        repoRoot: REPO_ROOT,
+        workDir: root,
+        source,
+        probes,
+        rangeRequests: Math.ceil(RANGE_REQUESTS / rounds),
+        credentials,
+        track: (gateway) => (running.gateway = gateway),
+        progress,
+      });
+      perMode.get(mode.name)!.push(result);
+    }
+  }
+  await running.moto?.stop();
+  running.moto = undefined;
+  const results = modes.map((name) => combineRounds(perMode.get(name)!));
+  const none = results[0];
 
-  progress(`PutObject ${OBJECT_PATH}`);
-  const put = await measure(() => putObjectFromFile(target, OBJECT_PATH, source, size), gateway.pid);
-  verify('PutObject (bytes sent)', put, size, sourceSha256);
-  const peakRssAfterPutBytes = readMemoryStatus(gateway.pid).peakRssBytes;
-
-  progress(`GetObject ${OBJECT_PATH}`);
-  const get = await measure(() => getObjectHashed(target, OBJECT_PATH), gateway.pid);
-  verify('GetObject (bytes received)', get, size, sourceSha256);
-  const peakRssAfterGetBytes = readMemoryStatus(gateway.pid).peakRssBytes;
-  target.agent.destroy();
-
-  return formatReport({
-    facts,
-    sizeBytes: size,
-    plain,
-    put,
-    get,
-    memory: { rssAfterStartBytes, peakRssAfterPutBytes, peakRssAfterGetBytes },
-    peakRssLimitBytes: PEAK_RSS_LIMIT_BYTES,
-    sha256: sourceSha256,
-  });
+  return [
+    formatReport({
+      facts,
+      sizeBytes: size,
+      plain,
+      put: none.put,
+      get: none.get,
+      memory: none.memory,
+      peakRssLimitBytes: PEAK_RSS_LIMIT_BYTES,
+      sha256: source.sha256,
+      rounds,
+    }),
+    '',
+    formatModeReport({
+      sizeBytes: size,
+      results,
+      peakRssExcessLimitBytes: PEAK_RSS_EXCESS_LIMIT_BYTES,
+      rounds,
+    }),
+  ].join('\n');
 }
 
 async function main(): Promise<number> {
-  const size = benchSizeBytes(process.env.BENCH_SIZE_MIB);
+  const size = positiveInteger('BENCH_SIZE_MIB', process.env.BENCH_SIZE_MIB, 1024) * MIB;
   const root = mkdtempSync(join(tmpdir(), 'sealgate-bench-'));
-  let gateway: GatewayProcess | undefined;
+  const running: Running = {};
   const cleanup = async () => {
-    await gateway?.stop();
-    gateway = undefined;
+    await running.gateway?.stop();
+    running.gateway = undefined;
+    await running.moto?.stop();
+    running.moto = undefined;
     rmSync(root, { recursive: true, force: true });
   };
   // Ctrl-C must not leave a server running or a GiB in the temp folder.
   let signalled: NodeJS.Signals | undefined;
   const interrupted = (signal: NodeJS.Signals) => {
     signalled = signal;
-    progress(`${signal}: stopping the server and removing ${root}`);
+    progress(`${signal}: stopping the servers and removing ${root}`);
     void cleanup().finally(() => process.exit(130));
   };
   // Last resort if the process ends without reaching `finally` (an unsettled await, process.exit elsewhere).
   const exiting = () => {
     try {
-      if (gateway) process.kill(gateway.pid, 'SIGKILL');
+      if (running.gateway) process.kill(running.gateway.pid, 'SIGKILL');
     } catch {
       // Already gone.
     }
+    // Sends moto its SIGTERM (by PID) before the first await; nothing is left to wait for it.
+    void running.moto?.stop();
     rmSync(root, { recursive: true, force: true });
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   process.once('exit', exiting);
   try {
-    const report = await bench(root, size, (g) => (gateway = g));
+    const report = await bench(root, size, running);
     process.stdout.write(`${report}\n\n`);
     await cleanup();
     progress('ciphertext format throughput');
@@ -181,11 +229,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${runColdStartBench()}\n`);
     return 0;
   } catch (error) {
-    // Stopping the server on a signal breaks the transfer in flight: that is not a finding.
+    // Stopping the servers on a signal breaks the transfer in flight: that is not a finding.
     if (signalled) return 130;
     progress(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    const log = gateway?.logTail();
-    if (log) progress(`server log (last lines):\n${log}`);
     return 1;
   } finally {
     await cleanup();

@@ -39,11 +39,23 @@ export interface GetTransfer extends Transfer {
   firstByteSeconds: number;
 }
 
-function startRequest(target: S3Target, method: string, path: string, extra: Record<string, string> = {}) {
+/**
+ * Headers an object request carries and signs, besides the signer's own: SSE-C's
+ * `x-amz-server-side-encryption-customer-*`, which every PUT, GET and ranged GET of such an object needs.
+ */
+export type SignedHeaders = Record<string, string>;
+
+function startRequest(
+  target: S3Target,
+  method: string,
+  path: string,
+  unsigned: Record<string, string> = {},
+  signed: SignedHeaders = {},
+) {
   const url = new URL(target.endpoint);
   const headers = {
-    ...signRequest({ method, host: url.host, path, credentials: target.credentials }),
-    ...extra,
+    ...signRequest({ method, host: url.host, path, credentials: target.credentials, headers: signed }),
+    ...unsigned,
   };
   const req = request({
     host: url.hostname,
@@ -75,8 +87,8 @@ async function readText(res: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
-async function expectStatus(res: IncomingMessage, what: string): Promise<void> {
-  if (res.statusCode === 200) return;
+async function expectStatus(res: IncomingMessage, what: string, status = 200): Promise<void> {
+  if (res.statusCode === status) return;
   throw new Error(`${what} answered HTTP ${res.statusCode}: ${(await readText(res)).slice(0, 2000)}`);
 }
 
@@ -127,10 +139,11 @@ export async function putObjectFromFile(
   path: string,
   file: string,
   size: number,
+  signed: SignedHeaders = {},
 ): Promise<PutTransfer> {
   const what = `PutObject ${path}`;
   const started = performance.now();
-  const { req, response } = startRequest(target, 'PUT', path, { 'content-length': String(size) });
+  const { req, response } = startRequest(target, 'PUT', path, { 'content-length': String(size) }, signed);
   let early: IncomingMessage | undefined;
   response.then((res) => (early = res)).catch(() => undefined);
   const hash = createHash('sha256');
@@ -178,9 +191,13 @@ export async function putObjectFromFile(
 }
 
 /** GetObject, streaming the body through sha256 without keeping it; fails on a short or broken body. */
-export async function getObjectHashed(target: S3Target, path: string): Promise<GetTransfer> {
+export async function getObjectHashed(
+  target: S3Target,
+  path: string,
+  signed: SignedHeaders = {},
+): Promise<GetTransfer> {
   const started = performance.now();
-  const { req, response } = startRequest(target, 'GET', path);
+  const { req, response } = startRequest(target, 'GET', path, {}, signed);
   req.end();
   const res = await response;
   const firstByteSeconds = (performance.now() - started) / 1000;
@@ -204,4 +221,34 @@ export async function getObjectHashed(target: S3Target, path: string): Promise<G
     firstByteSeconds,
     sha256: hash.digest('hex'),
   };
+}
+
+/** One ranged GET of a single byte: the byte, and milliseconds from sending the request to the body's end. */
+export interface ByteRead {
+  byte: number;
+  ms: number;
+}
+
+/** GetObject with `Range: bytes=offset-offset`; fails unless the answer is a 206 of exactly that byte. */
+export async function getByte(
+  target: S3Target,
+  path: string,
+  offset: number,
+  signed: SignedHeaders = {},
+): Promise<ByteRead> {
+  const what = `GetObject ${path} bytes=${offset}-${offset}`;
+  const started = performance.now();
+  const { req, response } = startRequest(target, 'GET', path, { range: `bytes=${offset}-${offset}` }, signed);
+  req.end();
+  const res = await response;
+  await expectStatus(res, what, 206);
+  const parts: Buffer[] = [];
+  for await (const chunk of res) parts.push(chunk as Buffer);
+  const ms = performance.now() - started;
+  const body = Buffer.concat(parts);
+  const contentRange = res.headers['content-range'] ?? '';
+  if (body.length !== 1 || !contentRange.startsWith(`bytes ${offset}-${offset}/`)) {
+    throw new Error(`${what} answered ${body.length} bytes with Content-Range "${contentRange}"`);
+  }
+  return { byte: body[0], ms };
 }

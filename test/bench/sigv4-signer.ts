@@ -17,6 +17,11 @@ export interface RequestToSign {
   region?: string;
   /** Defaults to now; injectable so the signer can be checked against a fixed vector. */
   date?: Date;
+  /**
+   * More headers to send and sign, e.g. SSE-C's `x-amz-server-side-encryption-customer-*` (S3 requires
+   * every `x-amz-*` header a request carries to be signed).
+   */
+  headers?: Record<string, string>;
 }
 
 /** The payload hash for a body the signature does not cover: the client then streams it untouched. */
@@ -44,8 +49,8 @@ function hmac(key: Buffer | string, data: string): Buffer {
 
 /**
  * Signs a query-less request with SigV4 header authentication (service `s3`) and an `UNSIGNED-PAYLOAD`
- * body hash. Returns the headers to send: `host`, `x-amz-date`, `x-amz-content-sha256` (all three signed)
- * and `authorization`. Other headers (Content-Length) may be added unsigned.
+ * body hash. Returns the headers to send: `host`, `x-amz-date`, `x-amz-content-sha256` and the request's
+ * `headers` (all signed) and `authorization`. Other headers (Content-Length, Range) may be added unsigned.
  */
 export function signRequest(request: RequestToSign): Record<string, string> {
   const region = request.region ?? 'us-east-1';
@@ -54,11 +59,13 @@ export function signRequest(request: RequestToSign): Record<string, string> {
     .replace(/[-:]/g, '')
     .replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
-  const signed: Record<string, string> = {
+  const signed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers ?? {})) signed[name.toLowerCase()] = value;
+  Object.assign(signed, {
     host: request.host,
     'x-amz-content-sha256': UNSIGNED_PAYLOAD,
     'x-amz-date': amzDate,
-  };
+  });
   const names = Object.keys(signed).sort();
   const canonicalRequest = [
     request.method,
