@@ -21,6 +21,7 @@ import {
   PutBucketPolicyCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
+  GetObjectTaggingCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
   AbortMultipartUploadCommand,
@@ -533,6 +534,16 @@ describe.each(BACKENDS)('rejected requests on the %s backend', (backend) => {
           400,
         );
       });
+    });
+
+    it('answers GetObjectTagging with an empty tag set (objects carry no tags), NoSuchKey for a missing key', async () => {
+      const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'existing' }));
+      expect(tagging.TagSet).toEqual([]);
+      await expectS3Error(
+        s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'absent' })),
+        'NoSuchKey',
+        404,
+      );
     });
 
     it('answers NoSuchKey (404) to GET, and a body-less 404 to HEAD', async () => {

@@ -35,6 +35,8 @@ const KNOWN_PARAMS = new Set([
   'part-number-marker',
   'versionId',
   'x-id',
+  // Object tagging: read-only, objects carry no tags (GetObjectTagging answers an empty set).
+  'tagging',
   // Signature Version 2 query authentication (presigned URLs).
   'AWSAccessKeyId',
   'Expires',
@@ -76,6 +78,7 @@ export function selectOperation(op: Operation): OperationHandler {
     throw errors.methodNotAllowed(method);
   }
   if (op.key === '') {
+    if (q.has('tagging')) throw errors.notImplemented('The ?tagging sub-resource');
     switch (method) {
       case 'GET':
         if (q.has('location')) return buckets.getBucketLocation;
@@ -98,6 +101,12 @@ export function selectOperation(op: Operation): OperationHandler {
       default:
         throw errors.methodNotAllowed(method);
     }
+  }
+  if (q.has('tagging')) {
+    // aws-cli reads a source's tags before copying a large object (`aws s3 cp s3://a s3://b`); the gateway
+    // stores none, so it answers an empty set. Setting or deleting tags is not implemented.
+    if (method === 'GET') return objects.getObjectTagging;
+    throw errors.notImplemented('The ?tagging sub-resource');
   }
   const copying = op.request.headers.has('x-amz-copy-source');
   switch (method) {

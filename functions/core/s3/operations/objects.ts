@@ -212,6 +212,14 @@ export async function headObject(op: Operation): Promise<Response> {
   return new Response(null, { status, headers });
 }
 
+/** GetObjectTagging: the gateway stores no tags, so an existing object has an empty tag set. */
+export async function getObjectTagging(op: Operation): Promise<Response> {
+  validateKey(op.key);
+  const route = routeFor(op, 'read');
+  await route.backend.headObject(route.bucket, op.key);
+  return xmlResponse(xml('Tagging', { TagSet: '' }));
+}
+
 /** DeleteObject: succeeds whether or not the key exists, as in S3. */
 export async function deleteObject(op: Operation): Promise<Response> {
   validateKey(op.key);
