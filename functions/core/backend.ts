@@ -106,6 +106,8 @@ export interface PartInfo {
   etag: string;
   size: number;
   lastModified: Date;
+  /** From UploadPart: the upload's native encryption, as the backend reports it (S3 backends). */
+  native?: NativeEncryption;
 }
 
 export interface UploadInfo {

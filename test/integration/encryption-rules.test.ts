@@ -14,9 +14,12 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  AbortMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -698,6 +701,49 @@ describe.each(BACKENDS)('encryption rules on the %s backend', (backend) => {
       );
       const read = await getOutcome(s3, 'proxy', key, ssec(OTHER_CUSTOMER_KEY));
       expect(read.kind === 'ok' && read.body.equals(source)).toBe(true);
+    });
+  });
+
+  describe('upload ids as ListMultipartUploads shows them', () => {
+    it('refuses a listed id for adding to or completing an encrypted upload, and lets it list and abort', async () => {
+      const key = 'resumed-from-a-listing';
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'envelope', Key: key }));
+      expect(UploadId).toContain('~sg1~');
+      const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'envelope', Prefix: key }));
+      const bare = listed.Uploads?.[0]?.UploadId;
+      expect(bare).toBeDefined();
+      expect(bare).not.toBe(UploadId);
+      await expectS3Error(
+        s3.send(
+          new UploadPartCommand({
+            Bucket: 'envelope',
+            Key: key,
+            UploadId: bare,
+            PartNumber: 1,
+            Body: 'plain',
+          }),
+        ),
+        'InvalidArgument',
+        400,
+      );
+      await expectS3Error(
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: 'envelope',
+            Key: key,
+            UploadId: bare,
+            MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"0123456789abcdef0123456789abcdef"' }] },
+          }),
+        ),
+        'InvalidArgument',
+        400,
+      );
+      // Nothing was stored under the listed id: the upload still has no parts.
+      const parts = await s3.send(new ListPartsCommand({ Bucket: 'envelope', Key: key, UploadId }));
+      expect(parts.Parts ?? []).toEqual([]);
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: 'envelope', Key: key, UploadId: bare }));
+      const after = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'envelope', Prefix: key }));
+      expect(after.Uploads ?? []).toEqual([]);
     });
   });
 

@@ -30,7 +30,7 @@ import type {
 import { errors, S3Error } from '../../core/errors.js';
 import { MAX_COPY_BYTES, replaceMetadata } from './copy-object.js';
 import { compareKeys } from './listing.js';
-import { nativeInput, nativeOf } from './native-encryption.js';
+import { nativeInput, nativeOf, withNative } from './native-encryption.js';
 import { metadataBytes, metadataInput, objectInfo, storedObject, withExpires } from './object-metadata.js';
 import { sendHeadObject } from './object-reads.js';
 import { layoutMarkers, type RecordedLayout } from './recorded-layout.js';
@@ -93,7 +93,8 @@ export async function uploadPart(
       ),
     );
     // UploadPart does not return S3's Last-Modified: this process's clock stands in.
-    return { partNumber, etag: out.ETag ?? '', size, lastModified: new Date() };
+    const part: PartInfo = { partNumber, etag: out.ETag ?? '', size, lastModified: new Date() };
+    return withNative(part, out);
   } catch (error) {
     // Some stores answer a part for an unknown upload with a bare 5xx (moto does): name it if that is why.
     if ((httpStatus(error) ?? 0) >= 500 && !(await uploadExists(client, bucket, key, uploadId))) {

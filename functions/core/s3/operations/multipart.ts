@@ -11,7 +11,12 @@ import { encodeLayout, type Layout } from '../../encryption/layout-marker.js';
 import { MARKER } from '../../encryption/markers.js';
 import { encryptBody } from '../../encryption/store-object.js';
 import { gatewayHeaders, readObject } from '../../encryption/stored-object.js';
-import { encodeUploadId, parseUploadId, type UploadState } from '../../encryption/upload-state.js';
+import {
+  encodeUploadId,
+  parseUploadId,
+  type ParsedUploadId,
+  type UploadState,
+} from '../../encryption/upload-state.js';
 import { nativeMarkers, nativeWriteHeaders, writeTarget } from '../../encryption/write-target.js';
 import { S3Error, errors } from '../../errors.js';
 import type { Route } from '../../routes.js';
@@ -82,6 +87,28 @@ export async function createMultipartUpload(op: Operation): Promise<Response> {
   );
 }
 
+/**
+ * The upload a request that adds to or completes an upload names. An upload id without the gateway's
+ * state is a plain (or natively encrypted) upload's, or a gateway-encrypted upload's id as
+ * ListMultipartUploads shows it (S3 keeps no per-upload metadata the gateway could read back). On a
+ * backend that encrypts new writes the two cannot be told apart, and writing plaintext parts into an
+ * encrypted upload would lose the object, so such an id is refused there.
+ */
+function writableUpload(op: Operation, route: Route): ParsedUploadId {
+  const parsed = parseUploadId(uploadIdOf(op));
+  const mode = route.keys.writeMode;
+  if (!parsed.state && (mode === 'aes256-gcm-proxy' || mode === 'aws-kms-envelope')) {
+    throw errors.invalidArgument(
+      `This upload id carries no encryption state, and backend "${route.keys.backend}" encrypts in mode ${mode}. ` +
+        'Continue the upload with the id CreateMultipartUpload returned (ids listed by ListMultipartUploads ' +
+        'only serve ListParts and AbortMultipartUpload), or abort it and start again.',
+      'uploadId',
+      parsed.backendId,
+    );
+  }
+  return parsed;
+}
+
 /** The upload a request names: its backend id, and for a gateway-encrypted upload its opened data key. */
 interface OpenedUpload {
   backendId: string;
@@ -95,7 +122,7 @@ interface OpenedUpload {
  * (400 otherwise, as S3 answers); a plain upload takes no customer key.
  */
 async function openUpload(op: Operation, route: Route): Promise<OpenedUpload> {
-  const { backendId, state } = parseUploadId(uploadIdOf(op));
+  const { backendId, state } = writableUpload(op, route);
   const customer = customerKeyOf(op.request.headers, op.ctx);
   if (!state) {
     if (customer) throw errors.ssecNotApplicable();
@@ -171,9 +198,11 @@ export async function uploadPart(op: Operation): Promise<Response> {
   const upload = await openUpload(op, route);
   const { body, size, digests } = objectBody(op.request, op.auth);
   const part = await storePart(op, route, upload, partNumber, body, size);
+  // A natively encrypted upload's parts echo its encryption as the backend reports it, as S3's do.
+  const native = part.native ? nativeWriteHeaders(part.native) : {};
   return new Response(null, {
     status: 200,
-    headers: { etag: part.etag, ...checksumHeaders(digests()), ...upload.headers },
+    headers: { etag: part.etag, ...checksumHeaders(digests()), ...native, ...upload.headers },
   });
 }
 
@@ -249,7 +278,7 @@ async function layoutMarkers(
 export async function completeMultipartUpload(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
-  const { backendId, state } = parseUploadId(uploadIdOf(op));
+  const { backendId, state } = writableUpload(op, route);
   const root = parseXml(await readSmallBody(op.request, op.auth, MAX_XML_BYTES));
   if (root.name !== 'CompleteMultipartUpload') throw errors.malformedXML();
   const requested = children(root, 'Part').map((p) => {
