@@ -39,7 +39,15 @@ export interface Stored {
   headers: Record<string, string>;
 }
 
-export async function storeObject(route: Route, name: ObjectName, input: StoreInput): Promise<Stored> {
+/**
+ * Bodies up to this size are read whole before they are stored when something about them is known only
+ * at their end (a trailer checksum, the plaintext MD5 a gateway-encrypted object seals): the markers can
+ * then go with the write, which spares an S3 backend its self-copy. Larger bodies stream, and pay it.
+ */
+export const BUFFERED_BODY_BYTES = 1024 * 1024;
+
+export async function storeObject(route: Route, name: ObjectName, given: StoreInput): Promise<Stored> {
+  const input = await settledIfSmall(given);
   const { target, metadata } = input;
   if (target.kind !== 'gateway') {
     const native = target.kind === 'native' ? target.native : undefined;
@@ -90,6 +98,30 @@ export async function storeObject(route: Route, name: ObjectName, input: StoreIn
   } finally {
     dataKey.fill(0);
   }
+}
+
+/**
+ * A small body whose late values matter, read whole: its checks run now (a mismatch throws before
+ * anything is stored), and its late markers and MD5 become known up front.
+ */
+async function settledIfSmall(input: StoreInput): Promise<StoreInput> {
+  const needsMd5 = input.target.kind === 'gateway' && input.md5 === undefined;
+  if (input.size > BUFFERED_BODY_BYTES || (input.late === undefined && !needsMd5)) return input;
+  const pieces: Uint8Array[] = [];
+  for await (const piece of input.body) pieces.push(piece);
+  const whole = Buffer.concat(pieces);
+  const internal = { ...input.metadata.internal, ...input.late?.() };
+  return {
+    ...input,
+    body: (async function* () {
+      yield whole;
+    })(),
+    metadata: { ...input.metadata, internal },
+    late: undefined,
+    md5:
+      input.md5 ??
+      (input.target.kind === 'gateway' ? createHash('md5').update(whole).digest('hex') : undefined),
+  };
 }
 
 /** Encrypts one segment of a request body; a body of the wrong length is the client's incomplete body. */
