@@ -139,7 +139,7 @@ function isGatewayMode(bucket: ModeBucket): boolean {
 /** Buckets whose single-part objects (without SSE-C) carry the plaintext's MD5 as their ETag. */
 const MD5_ETAG_BUCKETS: ModeBucket[] = ['plain', 'proxy', 'envelope'];
 
-/** Single-part proxy objects list with their plaintext MD5 (encryption/stored-object.ts, listedView); plain ones anyway. */
+/** Single-part proxy objects list with their plaintext MD5 (encryption/listed-object.ts, listedView); plain ones anyway. */
 function listedEtag(form: Form, data: Buffer): string | undefined {
   return !form.ssec && (form.bucket === 'proxy' || form.bucket === 'plain')
     ? singlePartEtag(data)

@@ -1,5 +1,5 @@
 import type { ListObjectsOutput } from '../../backend.js';
-import { listedView } from '../../encryption/stored-object.js';
+import { listedView } from '../../encryption/listed-object.js';
 import { errors } from '../../errors.js';
 import { xml } from '../../xml.js';
 import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js';

@@ -1,25 +1,11 @@
-import { createHash } from 'node:crypto';
-import type { Body, PartInfo, UploadInfo } from '../../backend.js';
-import {
-  deriveLayoutKey,
-  layoutTag,
-  segmentCiphertextLength,
-  segmentPlaintextLength,
-} from '../../crypto/index.js';
+import type { UploadInfo } from '../../backend.js';
+import { deriveLayoutKey } from '../../crypto/index.js';
 import { customerKeyOf } from '../../encryption/customer-key.js';
-import { encodeLayout, type Layout } from '../../encryption/layout-marker.js';
-import { MARKER } from '../../encryption/markers.js';
-import { encryptBody } from '../../encryption/store-object.js';
+import type { Layout } from '../../encryption/layout-marker.js';
 import { gatewayHeaders, readObject } from '../../encryption/stored-object.js';
-import {
-  encodeUploadId,
-  parseUploadId,
-  type ParsedUploadId,
-  type UploadState,
-} from '../../encryption/upload-state.js';
+import { encodeUploadId, parseUploadId } from '../../encryption/upload-state.js';
 import { nativeMarkers, nativeWriteHeaders, writeTarget } from '../../encryption/write-target.js';
-import { S3Error, errors } from '../../errors.js';
-import type { Route } from '../../routes.js';
+import { errors } from '../../errors.js';
 import { MAX_XML_BYTES, child, children, parseXml, xml } from '../../xml.js';
 import { checkWriteConditions } from '../conditions.js';
 import { metadataFromRequest } from '../metadata.js';
@@ -28,6 +14,15 @@ import { objectBody, readSmallBody } from '../request-body.js';
 import { OWNER } from './buckets.js';
 import { encoderFor } from './list-objects.js';
 import { copySource, copySourceRange } from './copy.js';
+import {
+  bareEtag,
+  layoutMarkers,
+  namesStoredPart,
+  openUpload,
+  plaintextSize,
+  storePart,
+  writableUpload,
+} from './encrypted-uploads.js';
 import { checksumHeaders, existing, validateKey } from './objects.js';
 
 /** S3's smallest part, except for the last one of an upload. */
@@ -87,115 +82,12 @@ export async function createMultipartUpload(op: Operation): Promise<Response> {
   );
 }
 
-/**
- * The upload a request that adds to or completes an upload names. An upload id without the gateway's
- * state is a plain (or natively encrypted) upload's, or a gateway-encrypted upload's id as
- * ListMultipartUploads shows it (S3 keeps no per-upload metadata the gateway could read back). On a
- * backend that encrypts new writes the two cannot be told apart, and writing plaintext parts into an
- * encrypted upload would lose the object, so such an id is refused there.
- */
-function writableUpload(op: Operation, route: Route): ParsedUploadId {
-  const parsed = parseUploadId(uploadIdOf(op));
-  const mode = route.keys.writeMode;
-  if (!parsed.state && (mode === 'aes256-gcm-proxy' || mode === 'aws-kms-envelope')) {
-    throw errors.invalidArgument(
-      `This upload id carries no encryption state, and backend "${route.keys.backend}" encrypts in mode ${mode}. ` +
-        'Continue the upload with the id CreateMultipartUpload returned (ids listed by ListMultipartUploads ' +
-        'only serve ListParts and AbortMultipartUpload), or abort it and start again.',
-      'uploadId',
-      parsed.backendId,
-    );
-  }
-  return parsed;
-}
-
-/** The upload a request names: its backend id, and for a gateway-encrypted upload its opened data key. */
-interface OpenedUpload {
-  backendId: string;
-  state?: UploadState;
-  dataKey?: Buffer;
-  headers: Record<string, string>;
-}
-
-/**
- * Opens the upload's data key for a part: an SSE-C upload needs the same customer key it was created with
- * (400 otherwise, as S3 answers); a plain upload takes no customer key.
- */
-async function openUpload(op: Operation, route: Route): Promise<OpenedUpload> {
-  const { backendId, state } = writableUpload(op, route);
-  const customer = customerKeyOf(op.request.headers, op.ctx);
-  if (!state) {
-    if (customer) throw errors.ssecNotApplicable();
-    return { backendId, headers: {} };
-  }
-  const name = { bucket: op.bucket, key: op.key };
-  let dataKey: Buffer;
-  try {
-    dataKey = await route.keys.open(state.mode, state.markers, name, customer);
-  } catch (error) {
-    if (error instanceof S3Error && error.code === 'AccessDenied' && state.mode === 'sse-c') {
-      throw errors.invalidRequest(
-        'The SSE-C key provided does not match the key the multipart upload was created with.',
-      );
-    }
-    throw error;
-  }
-  return { backendId, state, dataKey, headers: gatewayHeaders(state.mode, state.markers, customer) };
-}
-
-/** Stores one part: encrypted as its own segment (its part number bound in) for a gateway-encrypted upload. */
-async function storePart(
-  op: Operation,
-  route: Route,
-  upload: OpenedUpload,
-  partNumber: number,
-  body: Body,
-  size: number,
-): Promise<PartInfo> {
-  if (upload.dataKey === undefined) {
-    return route.backend.uploadPart(route.bucket, op.key, upload.backendId, partNumber, body, size);
-  }
-  // The part's ETag is the MD5 of its plaintext, as for an unencrypted part: clients such as s3cmd compare
-  // it with what they sent. It is answered, never stored (see completeMultipartUpload).
-  const md5 = createHash('md5');
-  const hashed = (async function* () {
-    for await (const piece of body) {
-      md5.update(piece);
-      yield piece;
-    }
-  })();
-  try {
-    const part = await route.backend.uploadPart(
-      route.bucket,
-      op.key,
-      upload.backendId,
-      partNumber,
-      encryptBody(hashed, upload.dataKey, partNumber, size),
-      segmentCiphertextLength(size),
-    );
-    return { ...part, etag: `"${md5.digest('hex')}"` };
-  } finally {
-    upload.dataKey.fill(0);
-  }
-}
-
-/**
- * Whether a CompleteMultipartUpload part entry names the stored part. For a gateway-encrypted upload the
- * client holds the plaintext MD5 UploadPart answered, which the gateway does not store (it would be a
- * plaintext-derived value in clear), so any well-formed MD5 is taken for the stored part of that number;
- * the backend's own ETag (what ListParts shows) is accepted too.
- */
-function namesStoredPart(want: string, have: PartInfo, encrypted: boolean): boolean {
-  if (bareEtag(have.etag) === want) return true;
-  return encrypted && /^[0-9a-f]{32}$/.test(want);
-}
-
 /** UploadPart: the part's body is verified like a PutObject's before the backend keeps it. */
 export async function uploadPart(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
   const partNumber = partNumberOf(op);
-  const upload = await openUpload(op, route);
+  const upload = await openUpload(op, route, uploadIdOf(op));
   const { body, size, digests } = objectBody(op.request, op.auth);
   const part = await storePart(op, route, upload, partNumber, body, size);
   // A natively encrypted upload's parts echo its encryption as the backend reports it, as S3's do.
@@ -211,7 +103,7 @@ export async function uploadPartCopy(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
   const partNumber = partNumberOf(op);
-  const upload = await openUpload(op, route);
+  const upload = await openUpload(op, route, uploadIdOf(op));
   const source = await copySource(op);
   const range = copySourceRange(op.request.headers.get('x-amz-copy-source-range'), source.opened.view.size);
   const { body } = await readObject(source.route, source.opened, range);
@@ -224,53 +116,6 @@ export async function uploadPartCopy(op: Operation): Promise<Response> {
   );
 }
 
-function bareEtag(etag: string): string {
-  return etag.trim().replace(/^"|"$/g, '');
-}
-
-/** A stored part's plaintext size (a gateway-encrypted part is stored as one segment). */
-function plaintextSize(part: PartInfo, encrypted: boolean): number {
-  if (!encrypted) return part.size;
-  try {
-    return segmentPlaintextLength(part.size);
-  } catch {
-    throw errors.invalidPart(`Part ${part.partNumber} is not a part of this encrypted upload.`);
-  }
-}
-
-/**
- * The markers a gateway-encrypted object gets at completion: its layout (part numbers and plaintext
- * lengths) and the layout's tag, which makes a dropped, added or reordered part detectable.
- */
-async function layoutMarkers(
-  op: Operation,
-  route: Route,
-  state: UploadState,
-  layout: Layout,
-): Promise<Record<string, string>> {
-  let layoutKey: Uint8Array;
-  const customer = customerKeyOf(op.request.headers, op.ctx);
-  if (state.mode !== 'sse-c' || customer) {
-    const dataKey = await route.keys.open(
-      state.mode,
-      state.markers,
-      { bucket: op.bucket, key: op.key },
-      customer,
-    );
-    layoutKey = deriveLayoutKey(dataKey);
-    dataKey.fill(0);
-  } else if (state.layoutKey !== undefined) {
-    layoutKey = Buffer.from(state.layoutKey, 'base64');
-  } else {
-    throw errors.ssecRequired();
-  }
-  const tag = layoutTag(layoutKey, layout.lengths, layout.partNumbers);
-  return {
-    [MARKER.layout]: encodeLayout(layout),
-    [MARKER.layoutTag]: Buffer.from(tag).toString('base64'),
-  };
-}
-
 /**
  * CompleteMultipartUpload: the listed parts must be ascending, uploaded, with matching ETags, and every
  * part but the last at least 5 MiB (of plaintext), as S3 requires.
@@ -278,7 +123,7 @@ async function layoutMarkers(
 export async function completeMultipartUpload(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
-  const { backendId, state } = writableUpload(op, route);
+  const { backendId, state } = writableUpload(route, uploadIdOf(op));
   const root = parseXml(await readSmallBody(op.request, op.auth, MAX_XML_BYTES));
   if (root.name !== 'CompleteMultipartUpload') throw errors.malformedXML();
   const requested = children(root, 'Part').map((p) => {

@@ -1,0 +1,174 @@
+/**
+ * The parts of multipart handling that differ for gateway-encrypted uploads: finding the upload's state
+ * in its id, opening its data key for a part, encrypting each part as its own segment, recognising the
+ * parts a completion names, and the layout markers a completed object gets (docs/FORMAT.md sections 4
+ * and 10).
+ */
+import { createHash } from 'node:crypto';
+import type { Body, PartInfo } from '../../backend.js';
+import {
+  deriveLayoutKey,
+  layoutTag,
+  segmentCiphertextLength,
+  segmentPlaintextLength,
+} from '../../crypto/index.js';
+import { customerKeyOf } from '../../encryption/customer-key.js';
+import { encodeLayout, type Layout } from '../../encryption/layout-marker.js';
+import { MARKER } from '../../encryption/markers.js';
+import { encryptBody } from '../../encryption/store-object.js';
+import { gatewayHeaders } from '../../encryption/stored-object.js';
+import { parseUploadId, type ParsedUploadId, type UploadState } from '../../encryption/upload-state.js';
+import { S3Error, errors } from '../../errors.js';
+import type { Route } from '../../routes.js';
+import type { Operation } from '../operation.js';
+
+/** An ETag without its quotes. */
+export function bareEtag(etag: string): string {
+  return etag.trim().replace(/^"|"$/g, '');
+}
+
+/**
+ * The upload a request that adds to or completes an upload names. An upload id without the gateway's
+ * state is a plain (or natively encrypted) upload's, or a gateway-encrypted upload's id as
+ * ListMultipartUploads shows it (S3 keeps no per-upload metadata the gateway could read back). On a
+ * backend that encrypts new writes the two cannot be told apart, and writing plaintext parts into an
+ * encrypted upload would lose the object, so such an id is refused there.
+ */
+export function writableUpload(route: Route, uploadId: string): ParsedUploadId {
+  const parsed = parseUploadId(uploadId);
+  const mode = route.keys.writeMode;
+  if (!parsed.state && (mode === 'aes256-gcm-proxy' || mode === 'aws-kms-envelope')) {
+    throw errors.invalidArgument(
+      `This upload id carries no encryption state, and backend "${route.keys.backend}" encrypts in mode ${mode}. ` +
+        'Continue the upload with the id CreateMultipartUpload returned (ids listed by ListMultipartUploads ' +
+        'only serve ListParts and AbortMultipartUpload), or abort it and start again.',
+      'uploadId',
+      parsed.backendId,
+    );
+  }
+  return parsed;
+}
+
+/** The upload a request names: its backend id, and for a gateway-encrypted upload its opened data key. */
+export interface OpenedUpload {
+  backendId: string;
+  state?: UploadState;
+  dataKey?: Buffer;
+  headers: Record<string, string>;
+}
+
+/**
+ * Opens the upload's data key for a part: an SSE-C upload needs the same customer key it was created with
+ * (400 otherwise, as S3 answers); a plain upload takes no customer key.
+ */
+export async function openUpload(op: Operation, route: Route, uploadId: string): Promise<OpenedUpload> {
+  const { backendId, state } = writableUpload(route, uploadId);
+  const customer = customerKeyOf(op.request.headers, op.ctx);
+  if (!state) {
+    if (customer) throw errors.ssecNotApplicable();
+    return { backendId, headers: {} };
+  }
+  const name = { bucket: op.bucket, key: op.key };
+  let dataKey: Buffer;
+  try {
+    dataKey = await route.keys.open(state.mode, state.markers, name, customer);
+  } catch (error) {
+    if (error instanceof S3Error && error.code === 'AccessDenied' && state.mode === 'sse-c') {
+      throw errors.invalidRequest(
+        'The SSE-C key provided does not match the key the multipart upload was created with.',
+      );
+    }
+    throw error;
+  }
+  return { backendId, state, dataKey, headers: gatewayHeaders(state.mode, state.markers, customer) };
+}
+
+/** Stores one part: encrypted as its own segment (its part number bound in) for a gateway-encrypted upload. */
+export async function storePart(
+  op: Operation,
+  route: Route,
+  upload: OpenedUpload,
+  partNumber: number,
+  body: Body,
+  size: number,
+): Promise<PartInfo> {
+  if (upload.dataKey === undefined) {
+    return route.backend.uploadPart(route.bucket, op.key, upload.backendId, partNumber, body, size);
+  }
+  // The part's ETag is the MD5 of its plaintext, as for an unencrypted part: clients such as s3cmd compare
+  // it with what they sent. It is answered, never stored (see completeMultipartUpload).
+  const md5 = createHash('md5');
+  const hashed = (async function* () {
+    for await (const piece of body) {
+      md5.update(piece);
+      yield piece;
+    }
+  })();
+  try {
+    const part = await route.backend.uploadPart(
+      route.bucket,
+      op.key,
+      upload.backendId,
+      partNumber,
+      encryptBody(hashed, upload.dataKey, partNumber, size),
+      segmentCiphertextLength(size),
+    );
+    return { ...part, etag: `"${md5.digest('hex')}"` };
+  } finally {
+    upload.dataKey.fill(0);
+  }
+}
+
+/**
+ * Whether a CompleteMultipartUpload part entry names the stored part. For a gateway-encrypted upload the
+ * client holds the plaintext MD5 UploadPart answered, which the gateway does not store (it would be a
+ * plaintext-derived value in clear), so any well-formed MD5 is taken for the stored part of that number;
+ * the backend's own ETag (what ListParts shows) is accepted too.
+ */
+export function namesStoredPart(want: string, have: PartInfo, encrypted: boolean): boolean {
+  if (bareEtag(have.etag) === want) return true;
+  return encrypted && /^[0-9a-f]{32}$/.test(want);
+}
+
+/** A stored part's plaintext size (a gateway-encrypted part is stored as one segment). */
+export function plaintextSize(part: PartInfo, encrypted: boolean): number {
+  if (!encrypted) return part.size;
+  try {
+    return segmentPlaintextLength(part.size);
+  } catch {
+    throw errors.invalidPart(`Part ${part.partNumber} is not a part of this encrypted upload.`);
+  }
+}
+
+/**
+ * The markers a gateway-encrypted object gets at completion: its layout (part numbers and plaintext
+ * lengths) and the layout's tag, which makes a dropped, added or reordered part detectable.
+ */
+export async function layoutMarkers(
+  op: Operation,
+  route: Route,
+  state: UploadState,
+  layout: Layout,
+): Promise<Record<string, string>> {
+  let layoutKey: Uint8Array;
+  const customer = customerKeyOf(op.request.headers, op.ctx);
+  if (state.mode !== 'sse-c' || customer) {
+    const dataKey = await route.keys.open(
+      state.mode,
+      state.markers,
+      { bucket: op.bucket, key: op.key },
+      customer,
+    );
+    layoutKey = deriveLayoutKey(dataKey);
+    dataKey.fill(0);
+  } else if (state.layoutKey !== undefined) {
+    layoutKey = Buffer.from(state.layoutKey, 'base64');
+  } else {
+    throw errors.ssecRequired();
+  }
+  const tag = layoutTag(layoutKey, layout.lengths, layout.partNumbers);
+  return {
+    [MARKER.layout]: encodeLayout(layout),
+    [MARKER.layoutTag]: Buffer.from(tag).toString('base64'),
+  };
+}
