@@ -39,7 +39,7 @@ import {
   type ModeBucket,
 } from '../support/encryption-gateway.js';
 import type { BackendKind } from '../support/gateway.js';
-import { startMoto, type MotoServer } from '../support/moto.js';
+import { useMoto } from '../support/moto.js';
 import { bucketState, expectS3Error, expectStatus, streamOf } from '../support/s3-expect.js';
 
 const KIB = 1024;
@@ -216,13 +216,7 @@ async function filesUnder(folder: string): Promise<string[]> {
   return out;
 }
 
-let moto: MotoServer;
-beforeAll(async () => {
-  moto = await startMoto();
-});
-afterAll(async () => {
-  await moto?.stop();
-});
+const moto = useMoto();
 
 describe.each(BACKENDS)('encryption modes on the %s backend', (backend) => {
   let gateway: EncryptionGateway;

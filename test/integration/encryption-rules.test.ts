@@ -59,7 +59,7 @@ import {
   type BackendKind,
   type TestGateway,
 } from '../support/gateway.js';
-import { startMoto, type MotoServer } from '../support/moto.js';
+import { useMoto } from '../support/moto.js';
 import { expectS3Error, expectStatus, getBytes, patternBytes, rejectionOf } from '../support/s3-expect.js';
 import { signHeaders, signedRequest, type RawResponse } from '../support/signed-request.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
@@ -325,13 +325,7 @@ async function streamedGet(
   });
 }
 
-let moto: MotoServer;
-beforeAll(async () => {
-  moto = await startMoto();
-});
-afterAll(async () => {
-  await moto?.stop();
-});
+const moto = useMoto();
 
 describe.each(BACKENDS)('encryption rules on the %s backend', (backend) => {
   let gateway: EncryptionGateway;

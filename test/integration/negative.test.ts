@@ -40,7 +40,7 @@ import {
   type BackendKind,
   type TestGateway,
 } from '../support/gateway.js';
-import { startMoto, type MotoServer } from '../support/moto.js';
+import { useMoto } from '../support/moto.js';
 import {
   bucketState,
   expectS3Error,
@@ -73,13 +73,7 @@ const EXTRA_CREDENTIALS =
   `  - access_key_id: ${READ_ONLY.accessKeyId}\n    secret_access_key: ${READ_ONLY.secretAccessKey}\n` +
   `    grants: [ { bucket: "ro-*", access: [read] } ]\n`;
 
-let moto: MotoServer;
-beforeAll(async () => {
-  moto = await startMoto();
-});
-afterAll(async () => {
-  await moto?.stop();
-});
+const moto = useMoto();
 
 describe.each(BACKENDS)('rejected requests on the %s backend', (backend) => {
   let gateway: TestGateway;

@@ -38,7 +38,7 @@ import {
 } from '../support/digests.js';
 import { expectUploadOrCapError, REFUSED_BY_CAP } from '../support/function-url-cap.js';
 import { defaultTarget, startTestGateway, type BackendKind, type TestGateway } from '../support/gateway.js';
-import { startMoto, type MotoServer } from '../support/moto.js';
+import { useMoto } from '../support/moto.js';
 import { signedRequest } from '../support/signed-request.js';
 import {
   bucketState,
@@ -53,13 +53,7 @@ import {
 const MIB = 1024 * 1024;
 const BACKENDS: BackendKind[] = ['filesystem', 's3'];
 
-let moto: MotoServer;
-beforeAll(async () => {
-  moto = await startMoto();
-});
-afterAll(async () => {
-  await moto?.stop();
-});
+const moto = useMoto();
 
 describe.each(BACKENDS)('S3 API on the %s backend', (backend) => {
   let gateway: TestGateway;

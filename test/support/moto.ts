@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface MotoServer {
   /** `http://127.0.0.1:PORT`, for an SDK client's `endpoint`. */
@@ -117,4 +118,27 @@ async function kill(child: ChildProcess, exited: Promise<void>): Promise<void> {
     process.kill(child.pid, 'SIGKILL');
     await exited;
   }
+}
+
+/**
+ * moto for one test file: started before its tests (beforeAll) and stopped by its PID after them
+ * (afterAll). The returned server's `endpoint` may be read from any test or hook.
+ */
+export function useMoto(): MotoServer {
+  let moto: MotoServer | undefined;
+  beforeAll(async () => {
+    moto = await startMoto();
+  });
+  afterAll(async () => {
+    await moto?.stop();
+  });
+  return {
+    get endpoint() {
+      if (!moto) throw new Error('moto starts in beforeAll: read its endpoint inside a test or hook');
+      return moto.endpoint;
+    },
+    stop: async () => {
+      await moto?.stop();
+    },
+  };
 }
