@@ -78,20 +78,25 @@ function required<T>(value: T | undefined, field: string, operation: KmsOperatio
 
 /** The KeyService contract on one KMS client. */
 export class KmsKeyService implements KeyService {
-  private readonly client: KMSClient;
+  private client?: KMSClient;
 
-  constructor(options: KmsKeyServiceOptions) {
-    this.client = new KMSClient({
-      region: options.region,
-      endpoint: options.endpoint,
-      credentials: options.credentials,
+  /** Makes no client yet: every backend has a key service, and most never call KMS. */
+  constructor(private readonly options: KmsKeyServiceOptions) {}
+
+  /** The KMS client, made on first use, so backends that never meet an envelope object cost no init time. */
+  private kms(): KMSClient {
+    this.client ??= new KMSClient({
+      region: this.options.region,
+      endpoint: this.options.endpoint,
+      credentials: this.options.credentials,
       // No SDK logger, as for the S3 client: failures reach the gateway's log through the operation that met them.
     });
+    return this.client;
   }
 
   /** Closes the client's connections (for tests and shutdown). */
   close(): void {
-    this.client.destroy();
+    this.client?.destroy();
   }
 
   async generateDataKey(
@@ -99,7 +104,7 @@ export class KmsKeyService implements KeyService {
     context: Record<string, string>,
   ): Promise<{ plaintext: Uint8Array; ciphertext: Uint8Array; keyId: string }> {
     const out = await this.call('GenerateDataKey', keyId, () =>
-      this.client.send(
+      this.kms().send(
         new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context }),
       ),
     );
@@ -122,7 +127,7 @@ export class KmsKeyService implements KeyService {
     context: Record<string, string>,
   ): Promise<{ plaintext: Uint8Array; keyId: string }> {
     const out = await this.call('Decrypt', undefined, () =>
-      this.client.send(new DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: context })),
+      this.kms().send(new DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: context })),
     );
     return {
       plaintext: required(out.Plaintext, 'Plaintext', 'Decrypt'),
@@ -136,9 +141,7 @@ export class KmsKeyService implements KeyService {
     context: Record<string, string>,
   ): Promise<{ ciphertext: Uint8Array; keyId: string }> {
     const out = await this.call('Encrypt', keyId, () =>
-      this.client.send(
-        new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }),
-      ),
+      this.kms().send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context })),
     );
     return {
       ciphertext: required(out.CiphertextBlob, 'CiphertextBlob', 'Encrypt'),

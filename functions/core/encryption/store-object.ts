@@ -3,7 +3,7 @@
  * backend's native encryption, or encrypted by the gateway (one part-0 segment, docs/FORMAT.md) with its
  * MD5 and checksums sealed under the data key. PutObject and every copy that must rewrite bytes use it.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Body, ObjectInfo, ObjectMetadata } from '../backend.js';
 import { FormatError, encryptSegment, segmentCiphertextLength } from '../crypto/index.js';
 import { errors } from '../errors.js';
@@ -67,9 +67,8 @@ export async function storeObject(route: Route, name: ObjectName, given: StoreIn
       if (marker.startsWith(CHECKSUM_MARKER)) known[marker.slice(CHECKSUM_MARKER.length)] = value;
       else internal[marker] = value;
     }
-    const md5 = createHash('md5');
     let digest: string | undefined;
-    const hashed = hashing(input.body, md5, input.md5, (hex) => (digest = hex));
+    const hashed = md5Tapped(input.body, input.md5, (hex) => (digest = hex));
     const seal = (lateMarkers: Record<string, string>) => {
       const checksums = { ...known };
       for (const [marker, value] of Object.entries(lateMarkers)) {
@@ -139,13 +138,16 @@ export async function* encryptBody(
   }
 }
 
-/** Passes the body through `hash`; reports the digest at the end, and refuses a body that is not `expected`. */
-async function* hashing(
+/**
+ * Passes the body through, hashing it with MD5; reports the hex digest once the body has ended, and
+ * refuses a body whose MD5 is not `expected` (when given) before it ends.
+ */
+export async function* md5Tapped(
   body: Body,
-  hash: Hash,
   expected: string | undefined,
   done: (hex: string) => void,
 ): AsyncGenerator<Uint8Array> {
+  const hash = createHash('md5');
   for await (const piece of body) {
     hash.update(piece);
     yield piece;

@@ -4,7 +4,6 @@
  * parts a completion names, and the layout markers a completed object gets (docs/FORMAT.md sections 4
  * and 10).
  */
-import { createHash } from 'node:crypto';
 import type { Body, PartInfo } from '../../backend.js';
 import {
   deriveLayoutKey,
@@ -15,7 +14,7 @@ import {
 import { customerKeyOf } from '../../encryption/customer-key.js';
 import { encodeLayout, type Layout } from '../../encryption/layout-marker.js';
 import { MARKER } from '../../encryption/markers.js';
-import { encryptBody } from '../../encryption/store-object.js';
+import { encryptBody, md5Tapped } from '../../encryption/store-object.js';
 import { gatewayHeaders } from '../../encryption/stored-object.js';
 import { parseUploadId, type ParsedUploadId, type UploadState } from '../../encryption/upload-state.js';
 import { S3Error, errors } from '../../errors.js';
@@ -97,13 +96,8 @@ export async function storePart(
   }
   // The part's ETag is the MD5 of its plaintext, as for an unencrypted part: clients such as s3cmd compare
   // it with what they sent. It is answered, never stored (see completeMultipartUpload).
-  const md5 = createHash('md5');
-  const hashed = (async function* () {
-    for await (const piece of body) {
-      md5.update(piece);
-      yield piece;
-    }
-  })();
+  let md5 = '';
+  const hashed = md5Tapped(body, undefined, (hex) => (md5 = hex));
   try {
     const part = await route.backend.uploadPart(
       route.bucket,
@@ -113,7 +107,7 @@ export async function storePart(
       encryptBody(hashed, upload.dataKey, partNumber, size),
       segmentCiphertextLength(size),
     );
-    return { ...part, etag: `"${md5.digest('hex')}"` };
+    return { ...part, etag: `"${md5}"` };
   } finally {
     upload.dataKey.fill(0);
   }
