@@ -3,8 +3,7 @@
  * hold across backends (one key id names one key everywhere).
  */
 import type { BackendConfig } from './schema.js';
-import { ConfigError } from './config-error.js';
-import { Fields, HTTP_URL } from './fields.js';
+import { Fields, HTTP_URL, type ProblemSink } from './fields.js';
 
 /** Who encrypts a backend's objects (docs/CONFIG-ENCRYPTION.md). */
 export type EncryptionMode = 'none' | 'aes256-gcm-proxy' | 'aws-kms-envelope' | 'sse-kms' | 'sse-s3';
@@ -43,7 +42,11 @@ export interface EncryptionConfig {
   kms?: KmsEndpointConfig;
 }
 
+/** The deploy-only list of earlier KMS keys the function's role may still Decrypt with. */
+const LEGACY_KMS_KEY_IDS = 'legacy_kms_key_ids';
+
 const ENCRYPTION_FIELDS = [
+  LEGACY_KMS_KEY_IDS,
   'mode',
   'key',
   'key_id',
@@ -74,123 +77,169 @@ const GENERATE_KEY_HINT = 'generate one with `openssl rand -hex 32`';
 
 /** What the encryption block needs to know of the backend it belongs to. */
 export interface BackendFacts {
-  type: BackendConfig['type'];
+  /** `undefined` when the backend's own type is wrong: the checks that depend on it are left out. */
+  type?: BackendConfig['type'];
   /** An S3 backend's region: the default of `kms_region`. */
   region?: string;
 }
 
-function present(f: Fields, name: string): boolean {
-  const value = f.raw(name);
-  return value !== undefined && value !== null;
+function isMode(mode: string): mode is EncryptionMode {
+  return (ENCRYPTION_MODES as string[]).includes(mode);
 }
 
 /**
  * A 32-byte key written as 64 hex characters. Messages say what is wrong with the value and never
  * include it: it is a secret, and errors reach logs.
  */
-function keyBytes(f: Fields, name: string): Buffer {
+function keyBytes(f: Fields, name: string): Buffer | undefined {
+  if (typeof f.raw(name) === 'number') {
+    // YAML reads an unquoted key of digits (and `e`) as a number; say so rather than "must be a string".
+    f.error(
+      name,
+      `must be a string: quote the key (an unquoted key of digits reads as a number); ${GENERATE_KEY_HINT}`,
+    );
+    return undefined;
+  }
   const value = f.string(name);
+  if (value === undefined) return undefined;
   if (value.length !== KEY_HEX_LENGTH) {
-    throw new ConfigError(
-      f.at(name),
+    f.error(
+      name,
       `must be ${KEY_HEX_LENGTH} hex characters (32 bytes), got ${value.length} characters; ${GENERATE_KEY_HINT}`,
     );
+    return undefined;
   }
   if (!/^[0-9A-Fa-f]+$/.test(value)) {
-    throw new ConfigError(
-      f.at(name),
+    f.error(
+      name,
       `must be hex: ${KEY_HEX_LENGTH} characters of 0-9 and a-f (32 bytes); ${GENERATE_KEY_HINT}`,
     );
+    return undefined;
   }
   return Buffer.from(value, 'hex');
 }
 
-function keyId(f: Fields, name: string): string {
+function keyId(f: Fields, name: string): string | undefined {
   const value = f.string(name);
+  if (value === undefined) return undefined;
   if (!KEY_ID.test(value)) {
-    throw new ConfigError(
-      f.at(name),
+    f.error(
+      name,
       'must be 1-64 characters of A-Z, a-z, 0-9, ".", "_", ":", "/" or "-" (it is stored with every object it encrypts)',
     );
+    return undefined;
   }
   return value;
 }
 
 /** The legacy (decrypt-only) key: both fields or neither. */
 function legacyKey(f: Fields): ProxyKey | undefined {
-  const hasKey = present(f, 'legacy_key');
-  const hasId = present(f, 'legacy_key_id');
+  const hasKey = f.has('legacy_key');
+  const hasId = f.has('legacy_key_id');
   if (!hasKey && !hasId) return undefined;
   if (!hasId) {
-    throw new ConfigError(
-      f.at('legacy_key_id'),
+    f.error(
+      'legacy_key_id',
       'is required when legacy_key is given: the id the objects written under that key carry',
     );
   }
-  if (!hasKey) {
-    throw new ConfigError(f.at('legacy_key'), 'is required when legacy_key_id is given: the key of that id');
-  }
-  const key = keyBytes(f, 'legacy_key');
-  return { id: keyId(f, 'legacy_key_id'), key };
+  if (!hasKey) f.error('legacy_key', 'is required when legacy_key_id is given: the key of that id');
+  const key = hasKey ? keyBytes(f, 'legacy_key') : undefined;
+  const id = hasId ? keyId(f, 'legacy_key_id') : undefined;
+  return key !== undefined && id !== undefined ? { id, key } : undefined;
 }
 
 /** A field given with a mode that does not use it: say which modes do. */
-function misplacedField(f: Fields, name: string, mode: EncryptionMode): ConfigError {
+function misplacedField(f: Fields, name: string, mode: EncryptionMode): void {
   const modes = ENCRYPTION_MODES.filter((m) => MODE_FIELDS[m].includes(name));
   let problem = `is only for mode${modes.length > 1 ? 's' : ''} ${modes.join(' and ')}, not "${mode}"`;
   if (name === 'key' || name === 'key_id') {
     problem += '; for a decrypt-only key of an earlier generation, use legacy_key and legacy_key_id';
   }
-  return new ConfigError(f.at(name), problem);
+  f.error(name, problem);
 }
 
-export function parseEncryption(value: unknown, path: string, backend: BackendFacts): EncryptionConfig {
+/**
+ * Reads an `encryption:` block, recording every problem in `sink`. Gives `undefined` when the block
+ * cannot be read at all (not a mapping, or no known mode: which fields belong depends on the mode).
+ */
+export function parseEncryption(
+  value: unknown,
+  path: string,
+  backend: BackendFacts,
+  sink: ProblemSink,
+): EncryptionConfig | undefined {
   if (value === undefined || value === null) return { mode: 'none' };
-  const f = Fields.of(value, path);
-  const mode = f.string('mode') as EncryptionMode;
-  if (!ENCRYPTION_MODES.includes(mode)) {
-    throw new ConfigError(
-      f.at('mode'),
-      `unknown mode "${mode}" (expected one of: ${ENCRYPTION_MODES.join(', ')})`,
-    );
+  const f = Fields.of(value, path, sink);
+  if (f === undefined) return undefined;
+  const mode = f.string('mode');
+  if (mode !== undefined && !isMode(mode)) {
+    f.error('mode', `unknown mode "${mode}" (expected one of: ${ENCRYPTION_MODES.join(', ')})`);
   }
   f.only(ENCRYPTION_FIELDS);
-  if (NATIVE_MODES.includes(mode) && backend.type !== 's3') {
-    throw new ConfigError(
-      f.at('mode'),
+  if (mode === undefined || !isMode(mode)) return undefined;
+  if (NATIVE_MODES.includes(mode) && backend.type !== undefined && backend.type !== 's3') {
+    f.error(
+      'mode',
       `"${mode}" is encryption done by AWS S3 itself: native modes need an S3 backend, not ${backend.type} ` +
         '(use aes256-gcm-proxy or aws-kms-envelope to have the gateway encrypt)',
     );
   }
-  const allowed = ['mode', 'legacy_key', 'legacy_key_id', 'kms_endpoint', 'kms_region', ...MODE_FIELDS[mode]];
+  const allowed = [
+    'mode',
+    'legacy_key',
+    'legacy_key_id',
+    'kms_endpoint',
+    'kms_region',
+    LEGACY_KMS_KEY_IDS,
+    ...MODE_FIELDS[mode],
+  ];
+  // A misplaced field is not read below (only its own mode reads it), so it gets this one problem.
   for (const name of ENCRYPTION_FIELDS) {
-    if (present(f, name) && !allowed.includes(name)) throw misplacedField(f, name, mode);
+    if (f.has(name) && !allowed.includes(name)) misplacedField(f, name, mode);
+  }
+
+  // Deploy-only (lib/kms-grants.ts: the role's Decrypt grants on earlier KMS keys): accepted here so the file
+  // that was deployed can also be applied; the gateway itself reads such objects by their own markers.
+  if (f.has(LEGACY_KMS_KEY_IDS)) {
+    const ids = f.raw(LEGACY_KMS_KEY_IDS);
+    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || id === '')) {
+      f.error(LEGACY_KMS_KEY_IDS, 'must be a list of KMS key ARNs');
+    }
   }
 
   const config: EncryptionConfig = { mode };
   if (mode === 'aes256-gcm-proxy') {
     const key = keyBytes(f, 'key');
-    config.current = { id: keyId(f, 'key_id'), key };
+    const id = keyId(f, 'key_id');
+    if (key !== undefined && id !== undefined) config.current = { id, key };
   }
   const legacy = legacyKey(f);
   if (legacy !== undefined) {
     if (legacy.id === config.current?.id) {
-      throw new ConfigError(
-        f.at('legacy_key_id'),
+      f.error(
+        'legacy_key_id',
         `must differ from key_id "${legacy.id}": objects name their key by id, so each key needs its own`,
       );
+    } else {
+      if (config.current?.key.equals(legacy.key)) {
+        sink.warn(
+          f.at('legacy_key'),
+          'is the same key as key, under another id: a rotation to it changed only the id, not the key',
+        );
+      }
+      config.legacy = legacy;
     }
-    config.legacy = legacy;
   }
   if (mode === 'aws-kms-envelope' || mode === 'sse-kms') {
     // sse-kms without a key uses the AWS managed key aws/s3; the envelope needs one to call GenerateDataKey with.
-    const kmsKeyId = mode === 'sse-kms' ? f.string('kms_key_id', true) : f.string('kms_key_id');
+    const kmsKeyId = f.string('kms_key_id', mode === 'sse-kms');
     if (kmsKeyId !== undefined && /\s/.test(kmsKeyId)) {
-      throw new ConfigError(f.at('kms_key_id'), 'must be a KMS key id, key ARN or alias, without spaces');
+      f.error('kms_key_id', 'must be a KMS key id, key ARN or alias, without spaces');
     }
     if (kmsKeyId !== undefined) config.kmsKeyId = kmsKeyId;
   }
-  if (mode === 'sse-kms' && present(f, 'bucket_key_enabled')) {
+  if (mode === 'sse-kms' && f.has('bucket_key_enabled')) {
     config.bucketKeyEnabled = f.boolean('bucket_key_enabled', false);
   }
   {
@@ -198,11 +247,11 @@ export function parseEncryption(value: unknown, path: string, backend: BackendFa
     // still opens its envelope history through KMS.
     const endpoint = f.string('kms_endpoint', true);
     if (endpoint !== undefined && !HTTP_URL.test(endpoint)) {
-      throw new ConfigError(f.at('kms_endpoint'), 'must be an http:// or https:// URL');
+      f.error('kms_endpoint', 'must be an http:// or https:// URL');
     }
     const region = f.string('kms_region', true);
     if (region !== undefined && !/^[a-z0-9-]+$/.test(region)) {
-      throw new ConfigError(f.at('kms_region'), 'must be an AWS region name, like eu-west-1');
+      f.error('kms_region', 'must be an AWS region name, like eu-west-1');
     }
     if (mode === 'aws-kms-envelope' || endpoint !== undefined || region !== undefined) {
       config.kms = { region: region ?? backend.region ?? 'us-east-1' };
@@ -215,11 +264,13 @@ export function parseEncryption(value: unknown, path: string, backend: BackendFa
 /**
  * A key id must name one key everywhere: objects record only the id, so one id with two keys would make
  * a backend try the wrong key on another's objects (after a migration, say). The same key on two
- * backends under one id is fine.
+ * backends under one id is fine. `backends` is in document order, `undefined` for a backend that could
+ * not be read.
  */
-export function checkKeyIds(backends: BackendConfig[]): void {
+export function checkKeyIds(backends: (BackendConfig | undefined)[], sink: ProblemSink): void {
   const seen = new Map<string, { key: Buffer; path: string }>();
   backends.forEach((backend, i) => {
+    if (backend === undefined) return;
     const slots: [ProxyKey | undefined, string][] = [
       [backend.encryption.current, 'key_id'],
       [backend.encryption.legacy, 'legacy_key_id'],
@@ -230,7 +281,7 @@ export function checkKeyIds(backends: BackendConfig[]): void {
       const earlier = seen.get(slot.id);
       if (earlier === undefined) seen.set(slot.id, { key: slot.key, path });
       else if (!earlier.key.equals(slot.key)) {
-        throw new ConfigError(
+        sink.error(
           path,
           `key id "${slot.id}" is already used at ${earlier.path} for a different key: ` +
             'a key id must name the same key on every backend (give this key its own id)',

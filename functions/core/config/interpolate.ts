@@ -1,27 +1,26 @@
 import { ConfigError } from './config-error.js';
-
-const REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+import { parseValue } from './references.js';
 
 /**
  * Replaces `${env:NAME}` and `${env:NAME:-default}` in a config string value. A reference to an unset
  * variable without a default is an error naming the variable and where it was used, so a missing secret
- * never silently becomes an empty key. `$${` escapes a literal `${`.
+ * never silently becomes an empty key. `$${` escapes a literal `${`. Other schemes (`${secretsmanager:...}`,
+ * `${ssm:...}`) and malformed `${` are left as written: they are resolved, or reported, by
+ * {@link findReferences} and the {@link SecretResolver}.
  */
 export function interpolate(value: string, env: Record<string, string | undefined>, where: string): string {
-  const escaped = value.split('$${');
-  return escaped
-    .map((part) =>
-      part.replace(REFERENCE, (_whole, name: string, fallback: string | undefined) => {
-        const found = env[name];
-        if (found !== undefined && found !== '') return found;
-        if (fallback !== undefined) return fallback;
-        throw new ConfigError(
-          where,
-          `environment variable ${name} is not set (referenced as \${env:${name}})`,
-        );
-      }),
-    )
-    .join('${');
+  return parseValue(value, where)
+    .map((piece) => {
+      if (piece.kind === 'text') return piece.text;
+      if (piece.kind === 'malformed') return '${';
+      const { raw, scheme, name, fallback } = piece.reference;
+      if (scheme !== 'env') return raw;
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(where, `environment variable ${name} is not set (referenced as \${env:${name}})`);
+    })
+    .join('');
 }
 
 /** Interpolates every string in a parsed YAML/JSON document, recording each path for error messages. */
