@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { authenticate } from './auth/sigv4.js';
-import { StaticCredentialStore, type CredentialStore } from './auth/credentials.js';
+import type { CredentialStore } from './auth/credentials.js';
 import type { Backend } from './backend.js';
-import { BackendKeys } from './encryption/data-keys.js';
+import { adminErrorResponse, handleAdmin, isAdminPath } from './admin/admin-api.js';
+import { toAdminError } from './admin/admin-errors.js';
+import type { ControlPlane } from './control/control-plane.js';
+import { buildRuntime, type Runtime } from './control/runtime.js';
 import type { KeyService } from './encryption/kms.js';
 import type { GatewayConfig } from './config/schema.js';
 import { S3Error, toS3Error } from './errors.js';
 import type { Logger } from './logger.js';
 import type { RequestContext } from './request-context.js';
-import { BucketRoutes } from './routes.js';
 import { selectOperation } from './s3/dispatch.js';
 import { decodeComponent, parseQuery, type Operation } from './s3/operation.js';
 
-export interface GatewayOptions {
+/** A gateway over one fixed config (tests, and embedders that have no store). */
+export interface StaticGatewayOptions {
   config: GatewayConfig;
   /** One backend per configured backend name. */
   backends: ReadonlyMap<string, Backend>;
@@ -23,6 +26,15 @@ export interface GatewayOptions {
   /** The clock, for signature time checks (tests move it). */
   now?: () => Date;
 }
+
+/** A gateway whose config comes from the control plane and is reloaded while it serves. */
+export interface ControlledGatewayOptions {
+  control: ControlPlane;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export type GatewayOptions = StaticGatewayOptions | ControlledGatewayOptions;
 
 /** The S3 endpoint: one function from a Web `Request` (plus what the adapter knows) to a Web `Response`. */
 export interface Gateway {
@@ -35,14 +47,18 @@ export interface Gateway {
  * (`/bucket/key`). Recognising virtual-hosted requests matters even where clients are told to use
  * path-style: read as path-style, `PUT /key` on `bucket.localhost` would create a bucket named `key`.
  */
-function locate(request: Request, ctx: RequestContext, domains: string[]): { bucket: string; key: string } {
+function locate(
+  request: Request,
+  ctx: RequestContext,
+  domains: string[],
+): { bucket: string; key: string; virtualHost: boolean } {
   const host = (request.headers.get('host') ?? '').toLowerCase().replace(/:\d+$/, '');
   const domain = domains.find((d) => host.endsWith(`.${d}`));
   if (domain !== undefined) {
     const path = ctx.rawPath.startsWith('/') ? ctx.rawPath.slice(1) : ctx.rawPath;
-    return { bucket: host.slice(0, -(domain.length + 1)), key: decodeComponent(path) };
+    return { bucket: host.slice(0, -(domain.length + 1)), key: decodeComponent(path), virtualHost: true };
   }
-  return splitPath(ctx.rawPath);
+  return { ...splitPath(ctx.rawPath), virtualHost: false };
 }
 
 function splitPath(rawPath: string): { bucket: string; key: string } {
@@ -52,18 +68,28 @@ function splitPath(rawPath: string): { bucket: string; key: string } {
   return { bucket: decodeComponent(path.slice(0, slash)), key: decodeComponent(path.slice(slash + 1)) };
 }
 
+/** A fixed runtime for {@link StaticGatewayOptions}. */
+function staticRuntime(options: StaticGatewayOptions): Runtime {
+  const runtime = buildRuntime({
+    config: options.config,
+    version: 0,
+    stamp: { configVersion: 0, settingsRevision: 0 },
+    fingerprints: {},
+    warnings: [],
+    bucketSettings: [],
+    secretsDigest: '',
+    extraCredentials: [],
+    backends: { backends: options.backends, keyServices: options.keyServices ?? new Map() },
+  });
+  return options.credentials ? { ...runtime, credentials: options.credentials } : runtime;
+}
+
 export function createGateway(options: GatewayOptions): Gateway {
-  const keys = new Map(
-    options.config.backends.map((b) => [
-      b.name,
-      new BackendKeys(b.name, b.encryption, options.keyServices?.get(b.name)),
-    ]),
-  );
-  const routes = new BucketRoutes(options.config, options.backends, keys);
-  const credentials = options.credentials ?? new StaticCredentialStore(options.config.credentials);
+  const control = 'control' in options ? options.control : undefined;
+  const fixed = 'control' in options ? undefined : staticRuntime(options);
+  const current = async (): Promise<Runtime> => (control ? control.current() : fixed!);
   const now = options.now ?? (() => new Date());
   const { logger } = options;
-  const domains = ['localhost', ...options.config.domains];
 
   return {
     async handle(request, ctx) {
@@ -72,30 +98,40 @@ export function createGateway(options: GatewayOptions): Gateway {
       let resource = ctx.rawPath;
       let response: Response;
       let operation = 'unknown';
+      let admin = false;
       try {
-        const { bucket, key } = locate(request, ctx, domains);
-        resource = key ? `/${bucket}/${key}` : `/${bucket}`;
-        const auth = authenticate(request, ctx, credentials, now());
-        const op: Operation = {
-          request,
-          ctx,
-          query: parseQuery(ctx.rawQuery),
-          bucket,
-          key,
-          auth,
-          requestId,
-          routes,
-          now,
-        };
-        const handler = selectOperation(op);
-        operation = handler.name;
-        response = await handler(op);
-      } catch (error) {
-        const s3Error = toS3Error(error);
-        if (!(error instanceof S3Error)) {
-          logger.error('unexpected error', { requestId, operation, error: describe(error) });
+        // The snapshot this request runs under to its end, whatever reloads happen meanwhile.
+        const runtime = await current();
+        const { bucket, key, virtualHost } = locate(request, ctx, runtime.domains);
+        if (!virtualHost && isAdminPath(ctx.rawPath)) {
+          admin = true;
+          operation = 'Admin';
+          response = await handleAdmin({ request, ctx, runtime, control, requestId, now, logger });
+        } else {
+          resource = key ? `/${bucket}/${key}` : `/${bucket}`;
+          const auth = authenticate(request, ctx, runtime.credentials, now());
+          const op: Operation = {
+            request,
+            ctx,
+            query: parseQuery(ctx.rawQuery),
+            bucket,
+            key,
+            auth,
+            requestId,
+            routes: runtime.routes,
+            now,
+          };
+          const handler = selectOperation(op);
+          operation = handler.name;
+          response = await handler(op);
         }
-        response = s3Error.toResponse(requestId, resource, request.method);
+      } catch (error) {
+        // Admin routes answer their own errors (conflicts, refused configs): only what they cannot name is unexpected.
+        const unexpected = admin ? toAdminError(error, requestId).status >= 500 : !(error instanceof S3Error);
+        if (unexpected) logger.error('unexpected error', { requestId, operation, error: describe(error) });
+        response = admin
+          ? adminErrorResponse(error, requestId)
+          : toS3Error(error).toResponse(requestId, resource, request.method);
       }
       response.headers.set('x-amz-request-id', requestId);
       logger.info('request', {

@@ -1,48 +1,99 @@
 /**
- * The Lambda entry point behind the function URL. Everything here runs once per container, at init: the
- * config, the backends (and their SDK clients) and the gateway are built at module scope and reused by every
- * invocation the container serves. Nothing depends on state kept between invocations.
+ * The Lambda entry point behind the function URL. Init runs once per container (module scope, awaited, so
+ * it counts as Lambda's init phase): the control plane loads the config from the DynamoDB table named by
+ * `SEALGATE_CONFIG_TABLE` (seeding an empty table from `SEALGATE_INITIAL_CONFIG`), resolves secret
+ * references at run time, and reloads within the reload interval of any change. No secret is in the
+ * function's environment.
+ *
+ * Without a table, `SEALGATE_CONFIG` may carry a whole config (YAML or JSON): a fixed, read-only config for
+ * tests and one-off setups; the admin API then refuses changes.
  */
+import { parse as parseYaml } from 'yaml';
 import { createBackends } from '../adapters/create-backends.js';
 import { createKeyServices } from '../adapters/create-key-services.js';
+import { DynamoConfigStore } from '../adapters/dynamodb-config-store.js';
 import { streamHandle } from '../adapters/function-url.js';
 import { ConfigError } from '../core/config/config-error.js';
-import { parseConfigText } from '../core/config/config-text.js';
-import type { GatewayConfig } from '../core/config/schema.js';
-import { createGateway } from '../core/gateway.js';
+import type { ConfigDocument, ConfigStore } from '../core/control/config-store.js';
+import { ControlPlane } from '../core/control/control-plane.js';
+import { MemoryConfigStore } from '../core/control/memory-config-store.js';
+import { createGateway, type Gateway } from '../core/gateway.js';
 import { jsonLogger, parseLevel } from '../core/logger.js';
+import { controlAwsFrom, reloadIntervalFrom, secretResolver } from './control-setup.js';
 
-/**
- * Reads the config from `SEALGATE_CONFIG` (YAML or JSON text, as the stack sets it), resolving `${env:NAME}`
- * references against the function's environment.
- */
-export function configFromEnvironment(env: Record<string, string | undefined>): GatewayConfig {
+function parseDocument(text: string, source: string): ConfigDocument {
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(source, error instanceof Error ? error.message : String(error));
+  }
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    throw new ConfigError(source, 'must be a mapping (the config document)');
+  }
+  return document as ConfigDocument;
+}
+
+/** The store the function's environment names, and the document that seeds an empty one. */
+export function storeFromEnvironment(env: Record<string, string | undefined>): {
+  store: ConfigStore;
+  initial?: ConfigDocument;
+} {
+  const aws = controlAwsFrom(env);
+  if (env.SEALGATE_CONFIG_TABLE) {
+    const initial = env.SEALGATE_INITIAL_CONFIG;
+    return {
+      store: new DynamoConfigStore({
+        tableName: env.SEALGATE_CONFIG_TABLE,
+        endpoint: aws.endpoint,
+        region: aws.region,
+      }),
+      initial: initial ? parseDocument(initial, 'SEALGATE_INITIAL_CONFIG') : undefined,
+    };
+  }
   const text = env.SEALGATE_CONFIG;
   if (text === undefined || text.trim() === '') {
     throw new ConfigError(
-      'SEALGATE_CONFIG',
-      'is not set: the function needs its config in this environment variable',
+      'SEALGATE_CONFIG_TABLE',
+      'is not set: the function reads its config from this DynamoDB table (or a fixed config from SEALGATE_CONFIG)',
     );
   }
-  const config = parseConfigText(text, env, 'SEALGATE_CONFIG');
-  if (config.credentials.length === 0) {
-    // The local server can generate a credential into its data folder; a Lambda container has none to keep it in.
-    throw new ConfigError('credentials', 'at least one credential is required on Lambda');
-  }
-  return config;
+  return {
+    store: new MemoryConfigStore(
+      parseDocument(text, 'SEALGATE_CONFIG'),
+      'this function runs the fixed config of its SEALGATE_CONFIG variable: deploy it with a config table to change the config at run time',
+    ),
+  };
 }
 
 const logger = jsonLogger(parseLevel(process.env.SEALGATE_LOG_LEVEL));
 
-function init() {
+async function init(env: Record<string, string | undefined>): Promise<Gateway> {
   try {
-    const config = configFromEnvironment(process.env);
-    return createGateway({
-      config,
-      backends: createBackends(config.backends),
-      keyServices: createKeyServices(config.backends),
+    const { store, initial } = storeFromEnvironment(env);
+    const control = await ControlPlane.start({
+      store,
+      resolver: secretResolver(env, controlAwsFrom(env)),
+      backendFactory: (configs) => ({
+        backends: createBackends(configs),
+        keyServices: createKeyServices(configs),
+      }),
       logger,
+      reloadIntervalMs: reloadIntervalFrom(env),
+      initialDocument: initial,
+      // The local server can generate a credential into its data folder; a Lambda container has none to keep it in.
+      check: (config) =>
+        config.credentials.length === 0
+          ? [
+              {
+                severity: 'error',
+                path: 'credentials',
+                message: 'at least one credential is required on Lambda',
+              },
+            ]
+          : [],
     });
+    return createGateway({ control, logger });
   } catch (error) {
     // An init failure fails every invocation of this container; say why once, in the log.
     logger.error('init failed', { error: error instanceof Error ? error.message : String(error) });
@@ -50,4 +101,4 @@ function init() {
   }
 }
 
-export const handler = streamHandle(init(), logger);
+export const handler = streamHandle(await init(process.env), logger);

@@ -1,42 +1,36 @@
+/**
+ * The local server's own config facts: which store holds the config (a YAML file, the default file in the
+ * data folder, or a DynamoDB table), and the credentials it adds to whatever config runs (an admin from
+ * SEALGATE_ACCESS_KEY_ID / SEALGATE_SECRET_ACCESS_KEY, or one generated into the data folder while the
+ * config declares none).
+ */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Credential } from '../core/auth/credentials.js';
 import { ConfigError } from '../core/config/config-error.js';
-import { parseConfigText } from '../core/config/config-text.js';
 import type { GatewayConfig } from '../core/config/schema.js';
+import type { ConfigDocument } from '../core/control/config-store.js';
 
-export interface LocalConfigOptions {
-  /** A YAML config file; without one, a single filesystem backend named `local` stores under `dataDir`. */
-  configFile?: string;
-  /** The data folder: the default backend's storage and the generated credentials file. */
-  dataDir: string;
-  env: Record<string, string | undefined>;
+/** The data folder's private state: generated credentials, the file store's history, the fingerprint key. */
+export function stateDirOf(dataDir: string): string {
+  return join(resolve(dataDir), '.sealgate');
 }
 
-export interface LocalConfig {
-  config: GatewayConfig;
-  /** Set when credentials were generated on this start: the one time the secret is shown. */
-  generated?: Credential;
-  /** Where generated credentials are kept. */
-  credentialsFile: string;
+/** The config file used when none is given: created on first start with one filesystem backend. */
+export function defaultConfigFile(dataDir: string): string {
+  return join(stateDirOf(dataDir), 'config.yaml');
 }
 
-/** Reads and validates the config file, resolving relative backend paths against the file's folder. */
-export function loadConfigFile(file: string, env: Record<string, string | undefined>): GatewayConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(file, error instanceof Error ? error.message : String(error));
-  }
-  const config = parseConfigText(text, env, file);
-  const base = dirname(resolve(file));
-  for (const backend of config.backends) {
-    if (backend.type === 'filesystem' && !isAbsolute(backend.path)) backend.path = join(base, backend.path);
-  }
-  return config;
-}
+/** The default config: one filesystem backend, `local`, storing in the data folder (relative to the file). */
+export const DEFAULT_DOCUMENT: ConfigDocument = {
+  backends: [{ name: 'local', type: 'filesystem', path: '..' }],
+};
+
+export const DEFAULT_CONFIG_TEXT =
+  '# Written by sealgate on first start. Edit it (the server reloads on save or SIGHUP), or change it with\n' +
+  '# `sealgate config apply`. Paths are relative to this folder: ".." is the data folder.\n' +
+  'backends:\n  - name: local\n    type: filesystem\n    path: ..\n';
 
 function readOrCreateCredentials(file: string): { credential: Credential; created: boolean } {
   if (existsSync(file)) {
@@ -74,45 +68,49 @@ function readOrCreateCredentials(file: string): { credential: Credential; create
   return { credential, created: true };
 }
 
+export interface LocalCredentials {
+  /** What the server adds to each config it runs. */
+  extra: (config: GatewayConfig) => Credential[];
+  /** Where a generated credential is kept. */
+  credentialsFile: string;
+  /** Set when a credential was generated on this start: the one time its secret is shown. */
+  generated?: Credential;
+}
+
 /**
- * The local server's configuration: the config file (or the one-backend default), plus credentials from
- * SEALGATE_ACCESS_KEY_ID / SEALGATE_SECRET_ACCESS_KEY (an admin). With no credentials from either, an
- * admin credential is generated once and kept in the data folder with mode 0600.
+ * The credentials the local server adds: the environment's admin (both variables set), and, while the running
+ * config declares no credential, the generated one kept in the data folder with mode 0600.
  */
-export function loadLocalConfig(options: LocalConfigOptions): LocalConfig {
-  const dataDir = resolve(options.dataDir);
-  const config: GatewayConfig = options.configFile
-    ? loadConfigFile(options.configFile, options.env)
-    : {
-        backends: [{ name: 'local', type: 'filesystem', path: dataDir, encryption: { mode: 'none' } }],
-        defaultBackend: 'local',
-        buckets: [],
-        credentials: [],
-        domains: [],
-      };
-  const credentialsFile = join(dataDir, '.sealgate', 'credentials.json');
-  const id = options.env.SEALGATE_ACCESS_KEY_ID;
-  const secret = options.env.SEALGATE_SECRET_ACCESS_KEY;
+export function localCredentials(dataDir: string, env: Record<string, string | undefined>): LocalCredentials {
+  const credentialsFile = join(stateDirOf(dataDir), 'credentials.json');
+  const id = env.SEALGATE_ACCESS_KEY_ID;
+  const secret = env.SEALGATE_SECRET_ACCESS_KEY;
   if ((id === undefined || id === '') !== (secret === undefined || secret === '')) {
     throw new ConfigError(
       'environment',
       'set both SEALGATE_ACCESS_KEY_ID and SEALGATE_SECRET_ACCESS_KEY, or neither',
     );
   }
-  if (id && secret) {
-    if (config.credentials.some((c) => c.accessKeyId === id)) {
-      throw new ConfigError(
-        'SEALGATE_ACCESS_KEY_ID',
-        `access key id ${id} is also declared in the config file`,
-      );
-    }
-    config.credentials.push({ accessKeyId: id, secretAccessKey: secret, admin: true, grants: [] });
-  }
-  let generated: Credential | undefined;
-  if (config.credentials.length === 0) {
-    const { credential, created } = readOrCreateCredentials(credentialsFile);
-    config.credentials.push(credential);
-    if (created) generated = credential;
-  }
-  return { config, generated, credentialsFile };
+  const fromEnv: Credential | undefined =
+    id && secret ? { accessKeyId: id, secretAccessKey: secret, admin: true, grants: [] } : undefined;
+  let file: Credential | undefined;
+  const result: LocalCredentials = {
+    credentialsFile,
+    extra(config) {
+      const declared = new Set(config.credentials.map((c) => c.accessKeyId));
+      const extra: Credential[] = [];
+      // The config's own declaration of an id wins over the environment's (a later apply may add it).
+      if (fromEnv && !declared.has(fromEnv.accessKeyId)) extra.push(fromEnv);
+      if (!fromEnv && config.credentials.length === 0) {
+        if (!file) {
+          const { credential, created } = readOrCreateCredentials(credentialsFile);
+          file = credential;
+          if (created) result.generated = credential;
+        }
+        extra.push(file);
+      }
+      return extra;
+    },
+  };
+  return result;
 }

@@ -22,7 +22,8 @@ export interface TestGateway {
   target: GatewayTarget;
   endpoint: string;
   dataDir: string;
-  server: LocalServer;
+  /** The local server (through the emulator: what of it a function URL has). */
+  server: Pick<LocalServer, 'config' | 'credentialsFile' | 'endpoint' | 'close'>;
   /** With `tls`: the PEM file of the gateway's self-signed certificate, for clients to trust as their CA. */
   caFile?: string;
   /** An SDK v3 client with default settings (checksums on: aws-chunked uploads with trailers). */
