@@ -1,0 +1,29 @@
+/** Runs the CLI in-process and keeps what it printed. */
+import { runCli } from '../../../functions/cli/program.js';
+import type { CliIo } from '../../../functions/cli/output.js';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function run(
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+  more: Partial<CliIo> = {},
+): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env,
+    ...more,
+  });
+  return { code, stdout, stderr };
+}
