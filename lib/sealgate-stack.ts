@@ -1,18 +1,22 @@
 import { resolve } from 'node:path';
-import { Annotations, Aws, CfnOutput, Duration, Fn, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, Duration, Fn, Stack, Token, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, FunctionUrlAuthType, InvokeMode, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { formatProblem } from '../functions/core/config/problems.js';
+import { ConfigTable } from './config-table.js';
 import type { DeployConfig } from './deploy-config.js';
+import { keyArn } from './kms-grants.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
 /** Lambda's cap on a function's environment: every key and value together. */
 const LAMBDA_ENVIRONMENT_BYTES = 4 * 1024;
-/** A guess at a resolved secret's length, for the environment size check (the real value is unknown at synth). */
-const SECRET_ALLOWANCE_BYTES = 128;
+/** What the size check counts for a value unknown at synth (the table's name): DynamoDB's longest table name. */
+const UNRESOLVED_ALLOWANCE_BYTES = 255;
 
 /** What the function may do on each routed AWS bucket (bucket ARN) and on its objects (`bucket/*`). */
 const BUCKET_ACTIONS = [
@@ -42,17 +46,25 @@ const SSE_KMS_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'];
 const DECRYPT_ONLY_KMS_ACTIONS = ['kms:Decrypt'];
 
 export interface SealgateStackProps extends StackProps {
-  /** The gateway config to deploy (see lib/deploy-config.ts). */
+  /**
+   * The gateway config to deploy (see lib/deploy-config.ts): it seeds the config table, and the role may
+   * read the secrets under its `secretPrefix`.
+   */
   deploy: DeployConfig;
-  /** Secrets Manager name prefix for `${env:NAME}` references: NAME is read from the secret `<prefix>NAME`. */
-  secretPrefix: string;
   logRetention: RetentionDays;
   memorySize?: number;
+  /** The ARN of a customer managed KMS key for the config table (default: the AWS managed key aws/dynamodb). */
+  configTableKeyArn?: string;
 }
 
 /**
  * The gateway behind a Lambda function URL (RESPONSE_STREAM, auth NONE: clients authenticate with SigV4
- * against the gateway's own credentials), with IAM scoped to the configured AWS buckets.
+ * against the gateway's own credentials), with its config table, and IAM scoped to that table, the secrets
+ * under the prefix, and the configured AWS buckets and KMS keys.
+ *
+ * No secret passes through the stack: the function's environment carries the table's name and the initial
+ * config with its secret references as written, and the function resolves them from Secrets Manager or SSM
+ * when it runs.
  */
 export class SealgateStack extends Stack {
   constructor(scope: Construct, id: string, props: SealgateStackProps) {
@@ -64,19 +76,26 @@ export class SealgateStack extends Stack {
     // AWSLambdaBasicExecutionRole grants them on every log group).
     const role = new Role(this, 'GatewayRole', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Sealgate gateway function: its log group, the configured backend buckets and KMS keys',
+      description:
+        'Sealgate gateway function: its log group and config table, secrets under its prefix, the configured backend buckets and KMS keys',
     });
     logGroup.grantWrite(role);
 
+    const configTable = new ConfigTable(this, 'Config', {
+      encryptionKey:
+        props.configTableKeyArn === undefined
+          ? undefined
+          : Key.fromKeyArn(this, 'ConfigTableKey', keyArn(props.configTableKeyArn, '-c configTableKeyArn')),
+    });
+    configTable.grantGateway(role);
+
     const environment: Record<string, string> = {
-      SEALGATE_CONFIG: deploy.text,
+      SEALGATE_CONFIG_TABLE: configTable.tableName,
+      SEALGATE_INITIAL_CONFIG: deploy.text,
       SEALGATE_LOG_LEVEL: 'info',
       NODE_OPTIONS: '--enable-source-maps',
     };
-    for (const name of deploy.references) {
-      environment[name] = SecretValue.secretsManager(`${props.secretPrefix}${name}`).unsafeUnwrap();
-    }
-    checkEnvironmentSize(environment, deploy.references);
+    checkEnvironmentSize(environment);
 
     const gateway = new NodejsFunction(this, 'Gateway', {
       entry: resolve(ROOT, 'functions/handlers/lambda.ts'),
@@ -139,6 +158,28 @@ export class SealgateStack extends Stack {
     for (const [sid, actions, keys] of kmsStatements) {
       if (keys.length > 0) role.addToPrincipalPolicy(new PolicyStatement({ sid, actions, resources: keys }));
     }
+    // Any secret under the prefix, not only those the initial config names: configs applied later may name
+    // others, and rotating or adding a secret needs no deploy.
+    const prefix = deploy.secretPrefix;
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'Secrets',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [`arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${prefix}*`],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'SecretParameters',
+        actions: ['ssm:GetParameter'],
+        resources: [
+          `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${prefix.replace(/\/$/, '')}/*`,
+        ],
+      }),
+    );
+    for (const warning of deploy.warnings) {
+      Annotations.of(this).addWarningV2(`sealgate:config:${warning.path}`, formatProblem(warning));
+    }
     if (deploy.defaultBackendIsAws) {
       Annotations.of(this).addWarningV2(
         'sealgate:unroutedBuckets',
@@ -157,6 +198,11 @@ export class SealgateStack extends Stack {
       value: endpoint,
       description: 'The S3 endpoint (path-style addressing only)',
     });
+    new CfnOutput(this, 'ConfigTable', {
+      value: configTable.tableName,
+      description:
+        'The config table: seeded from the deployed config on first start, then changed with sealgate config apply',
+    });
     new CfnOutput(this, 'AwsCliSetup', {
       description: 'Paste into a shell: an aws-cli/boto3 profile "sealgate" for this endpoint',
       value:
@@ -171,16 +217,24 @@ export class SealgateStack extends Stack {
   }
 }
 
-function checkEnvironmentSize(environment: Record<string, string>, secrets: string[]): void {
+/**
+ * Lambda refuses a function whose environment exceeds 4 KB, and the initial config is most of it. Only the
+ * first start needs the whole config: a smaller one (an admin credential and the backends) can be deployed,
+ * and the rest applied to the table afterwards.
+ */
+function checkEnvironmentSize(environment: Record<string, string>): void {
   let bytes = 0;
   for (const [name, value] of Object.entries(environment)) {
     bytes +=
-      Buffer.byteLength(name) + (secrets.includes(name) ? SECRET_ALLOWANCE_BYTES : Buffer.byteLength(value));
+      Buffer.byteLength(name) +
+      (Token.isUnresolved(value) ? UNRESOLVED_ALLOWANCE_BYTES : Buffer.byteLength(value));
   }
   if (bytes > LAMBDA_ENVIRONMENT_BYTES) {
     throw new Error(
-      `the function's environment would be about ${bytes} bytes, above Lambda's 4 KB: the config travels in ` +
-        'SEALGATE_CONFIG, so shorten it (fewer comments do not help: it is sent as compact JSON; fewer credentials do)',
+      `the function's environment would be about ${bytes} bytes, above Lambda's 4 KB: the initial config travels ` +
+        'in SEALGATE_INITIAL_CONFIG (as compact JSON, so comments do not count). Deploy a smaller initial config ' +
+        '(an admin credential and the backends, buckets and keys IAM must name), then apply the full one with ' +
+        '`sealgate config apply` after the deploy',
     );
   }
 }

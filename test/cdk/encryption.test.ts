@@ -1,6 +1,6 @@
 /**
  * Encryption in the deployed stack: the KMS keys the function's role may use, and the gateway-held keys,
- * which reach the function only as Secrets Manager references.
+ * which reach the function only as Secrets Manager or SSM references it resolves when it runs.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ const OTHER_KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/mrk-0123456789abcd
 const CREDENTIALS = `
 credentials:
   - access_key_id: SGADMIN
-    secret_access_key: \${env:ADMIN_SECRET}
+    secret_access_key: \${secretsmanager:sealgate/admin}
     admin: true
 `;
 
@@ -68,7 +68,9 @@ describe('KMS grants of the function role', () => {
     expect(kmsStatements(withEncryption('mode: none'))).toEqual([]);
     expect(kmsStatements(withEncryption('mode: sse-s3'))).toEqual([]);
     expect(
-      kmsStatements(withEncryption('mode: aes256-gcm-proxy\nkey: ${env:DATA_KEY}\nkey_id: data-1')),
+      kmsStatements(
+        withEncryption('mode: aes256-gcm-proxy\nkey: ${secretsmanager:sealgate/data-key}\nkey_id: data-1'),
+      ),
     ).toEqual([]);
   });
 
@@ -93,7 +95,7 @@ describe('KMS grants of the function role', () => {
 
   it('grants the envelope key for an S3-compatible store, whose own keys AWS KMS would not accept', () => {
     const minio =
-      '    endpoint: https://minio.example.com\n    access_key_id: minio\n    secret_access_key: ${env:MINIO_SECRET}\n' +
+      '    endpoint: https://minio.example.com\n    access_key_id: minio\n    secret_access_key: ${secretsmanager:sealgate/minio}\n' +
       '    region: eu-west-1\n';
     const kms = kmsStatements(withEncryption(`mode: aws-kms-envelope\nkms_key_id: ${KEY_ARN}`, minio));
     expect(kms.map((s) => s.Sid)).toEqual(['EnvelopeKmsKeys']);
@@ -101,7 +103,7 @@ describe('KMS grants of the function role', () => {
 
   it('grants nothing for an AWS S3 backend with keys of its own, which sign its KMS calls', () => {
     const ownKeys =
-      '    region: eu-west-1\n    access_key_id: AKOWN\n    secret_access_key: ${env:OWN_SECRET}\n';
+      '    region: eu-west-1\n    access_key_id: AKOWN\n    secret_access_key: ${secretsmanager:sealgate/own}\n';
     expect(kmsStatements(withEncryption(`mode: aws-kms-envelope\nkms_key_id: ${KEY_ARN}`, ownKeys))).toEqual(
       [],
     );
@@ -143,39 +145,38 @@ describe('KMS grants of the function role', () => {
 });
 
 describe('gateway-held encryption keys', () => {
+  const KEY = '${secretsmanager:sealgate/data-key}';
+  const OLD_KEY = '${ssm:/sealgate/data-old-key}';
   const PROXY = withEncryption(
-    'mode: aes256-gcm-proxy\nkey: ${env:DATA_KEY}\nkey_id: data-2\nlegacy_key: ${env:DATA_OLD_KEY}\nlegacy_key_id: data-1',
+    `mode: aes256-gcm-proxy\nkey: ${KEY}\nkey_id: data-2\nlegacy_key: ${OLD_KEY}\nlegacy_key_id: data-1`,
   );
 
-  it('reads key and legacy_key from Secrets Manager, and hands the function the references', () => {
-    const template = synth(PROXY);
-    const variables = environment(template);
-    expect(variables.DATA_KEY).toBe('{{resolve:secretsmanager:sealgate/DATA_KEY:SecretString:::}}');
-    expect(variables.DATA_OLD_KEY).toBe('{{resolve:secretsmanager:sealgate/DATA_OLD_KEY:SecretString:::}}');
-    const config = JSON.parse(variables.SEALGATE_CONFIG as string) as {
+  it('hands the function key and legacy_key as the references, for it to resolve when it runs', () => {
+    const variables = environment(synth(PROXY));
+    const config = JSON.parse(variables.SEALGATE_INITIAL_CONFIG as string) as {
       backends: { encryption: Record<string, string> }[];
     };
-    expect(config.backends[0].encryption).toMatchObject({
-      key: '${env:DATA_KEY}',
-      legacy_key: '${env:DATA_OLD_KEY}',
-    });
+    expect(config.backends[0].encryption).toMatchObject({ key: KEY, legacy_key: OLD_KEY });
+    expect(JSON.stringify(variables)).not.toContain('resolve:');
   });
 
   it('writes no key material into the template, not even the synth-time placeholders', () => {
     const template = synth(PROXY);
     // The code asset's name is a 64-hex hash too, so the look for a key is limited to the environment.
-    for (const value of Object.values(environment(template))) expect(value).not.toMatch(/[0-9a-f]{64}/i);
+    for (const value of Object.values(environment(template))) {
+      if (typeof value === 'string') expect(value).not.toMatch(/[0-9a-f]{64}/i);
+    }
     const text = JSON.stringify(template.toJSON());
-    for (const name of ['DATA_KEY', 'DATA_OLD_KEY']) {
-      expect(text).not.toContain(createHash('sha256').update(name).digest('hex'));
+    for (const reference of [KEY, OLD_KEY]) {
+      expect(text).not.toContain(createHash('sha256').update(reference).digest('hex'));
     }
   });
 
-  it('checks the config with a 64-hex placeholder per variable, the same for every use of it', () => {
+  it('checks the config with a 64-hex placeholder per reference, the same for every use of it', () => {
     const deploy = deployConfigFromText('x.yaml', PROXY);
     const { current, legacy } = deploy.config.backends[0].encryption;
-    expect(current?.key.toString('hex')).toBe(createHash('sha256').update('DATA_KEY').digest('hex'));
-    expect(legacy?.key.toString('hex')).toBe(createHash('sha256').update('DATA_OLD_KEY').digest('hex'));
+    expect(current?.key.toString('hex')).toBe(createHash('sha256').update(KEY).digest('hex'));
+    expect(legacy?.key.toString('hex')).toBe(createHash('sha256').update(OLD_KEY).digest('hex'));
   });
 
   it.each([
@@ -186,11 +187,23 @@ describe('gateway-held encryption keys', () => {
       '1'.repeat(64),
       /a key written in the file would be stored in clear/,
     ],
-    ['a reference inside other text', 'key', 'ab${env:DATA_KEY}', /a key written in the file/],
-    ['an escaped reference', 'key', '$${env:DATA_KEY}', /a key written in the file/],
+    [
+      'a reference inside other text',
+      'key',
+      'ab${secretsmanager:sealgate/data-key}',
+      /a key written in the file/,
+    ],
+    ['an escaped reference', 'key', '$${secretsmanager:sealgate/data-key}', /a key written in the file/],
+    [
+      'an environment reference',
+      'key',
+      '${env:DATA_KEY}',
+      /\$\{env:DATA_KEY\} would be read from the function's environment.*'\$\{secretsmanager:sealgate\/DATA_KEY\}'/,
+    ],
     ['a reference with a default', 'key', `\${env:DATA_KEY:-${'a'.repeat(64)}}`, /has a default/],
     ['a variable Lambda sets', 'key', '${env:AWS_SECRET_ACCESS_KEY}', /a variable Lambda sets itself/],
     ['a legacy key written out', 'legacy_key', 'b'.repeat(64), /a key written in the file/],
+    ['a key outside the secret prefix', 'key', '${secretsmanager:keys/data}', /outside the secret prefix/],
   ])('refuses %s, naming the field', (_what, field, value, problem) => {
     const encryption =
       field === 'key'

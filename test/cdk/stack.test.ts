@@ -1,11 +1,13 @@
 /**
- * The deployable stack, checked on its synthesized CloudFormation template (see ./synth.ts). Encryption keys
- * and KMS grants are in ./encryption.test.ts.
+ * The deployable stack, checked on its synthesized CloudFormation template (see ./synth.ts). The config
+ * table is in ./config-table.test.ts, secret references and their IAM in ./secrets.test.ts, encryption
+ * keys and KMS grants in ./encryption.test.ts.
  */
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { deployConfigFromText, readDeployConfig } from '../../lib/deploy-config.js';
-import { environment, statements, synth as synthConfig } from './synth.js';
+import { environment, statements, synth as synthConfig, synthStack } from './synth.js';
 
 const CONFIG = `
 backends:
@@ -18,7 +20,7 @@ backends:
     type: s3
     endpoint: https://minio.example.com
     access_key_id: minio-user
-    secret_access_key: \${env:MINIO_SECRET}
+    secret_access_key: \${secretsmanager:sealgate/minio}
 default_backend: aws
 buckets:
   - name: photos
@@ -30,10 +32,10 @@ buckets:
     backend: minio
 credentials:
   - access_key_id: SGADMIN
-    secret_access_key: \${env:ADMIN_SECRET}
+    secret_access_key: \${secretsmanager:sealgate/admin}
     admin: true
   - access_key_id: SGREADER
-    secret_access_key: \${env:READER_SECRET:-unused-default}
+    secret_access_key: \${ssm:/sealgate/reader}
     grants:
       - bucket: photos
         access: [read]
@@ -64,26 +66,35 @@ describe('the Sealgate stack', () => {
     });
   });
 
-  it('runs the handler on nodejs22.x, arm64, with the config in its environment', () => {
+  it('runs the handler on nodejs22.x, arm64, with the config table and the initial config in its environment', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       Timeout: 900,
-      Environment: {
-        Variables: Match.objectLike({
-          SEALGATE_CONFIG: Match.stringLikeRegexp('"secret_access_key":"\\$\\{env:ADMIN_SECRET\\}"'),
-        }),
-      },
     });
+    const [table] = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+    const variables = environment(template);
+    expect(Object.keys(variables).sort()).toEqual([
+      'NODE_OPTIONS',
+      'SEALGATE_CONFIG_TABLE',
+      'SEALGATE_INITIAL_CONFIG',
+      'SEALGATE_LOG_LEVEL',
+    ]);
+    expect(variables.SEALGATE_CONFIG_TABLE).toEqual({ Ref: table });
+    expect(variables.SEALGATE_LOG_LEVEL).toBe('info');
   });
 
-  it('reads each required secret from Secrets Manager, never writing its value into the template', () => {
-    const variables = environment(template);
-    expect(variables.ADMIN_SECRET).toBe('{{resolve:secretsmanager:sealgate/ADMIN_SECRET:SecretString:::}}');
-    expect(variables.MINIO_SECRET).toBe('{{resolve:secretsmanager:sealgate/MINIO_SECRET:SecretString:::}}');
-    // A reference with a default needs no secret.
-    expect(variables.READER_SECRET).toBeUndefined();
+  it('seeds the table with the config as written, its secret references unresolved', () => {
+    const initial = JSON.parse(environment(template).SEALGATE_INITIAL_CONFIG as string) as unknown;
+    expect(initial).toEqual(parseYaml(CONFIG));
+    expect(initial).toMatchObject({
+      backends: [{}, {}, { secret_access_key: '${secretsmanager:sealgate/minio}' }],
+      credentials: [
+        { secret_access_key: '${secretsmanager:sealgate/admin}' },
+        { secret_access_key: '${ssm:/sealgate/reader}' },
+      ],
+    });
   });
 
   it('names the routed AWS buckets in IAM, and no bucket reached with keys of its own', () => {
@@ -119,11 +130,13 @@ describe('the Sealgate stack', () => {
     template.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
   });
 
-  it('outputs the endpoint and a ready-to-paste path-style client configuration', () => {
+  it('outputs the endpoint, the config table and a ready-to-paste path-style client configuration', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs)).toEqual(
-      expect.arrayContaining(['Endpoint', 'AwsCliSetup', 'SdkClientConfig']),
+      expect.arrayContaining(['Endpoint', 'ConfigTable', 'AwsCliSetup', 'SdkClientConfig']),
     );
+    const [table] = Object.keys(template.findResources('AWS::DynamoDB::Table'));
+    expect(outputs.ConfigTable.Value).toEqual({ Ref: table });
     expect(JSON.stringify(outputs.AwsCliSetup.Value)).toContain('s3.addressing_style path');
     expect(JSON.stringify(outputs.SdkClientConfig.Value)).toContain('forcePathStyle');
     expect(JSON.stringify(outputs.Endpoint.Value)).toContain('FunctionUrl');
@@ -136,10 +149,10 @@ backends:
     type: s3
     endpoint: https://minio.example.com
     access_key_id: minio-user
-    secret_access_key: \${env:MINIO_SECRET}
+    secret_access_key: \${secretsmanager:sealgate/minio}
 credentials:
   - access_key_id: SGADMIN
-    secret_access_key: \${env:ADMIN_SECRET}
+    secret_access_key: \${secretsmanager:sealgate/admin}
     admin: true
 `;
     const actions = statements(synth(minioOnly)).flatMap((s) => ([] as string[]).concat(s.Action));
@@ -147,12 +160,37 @@ credentials:
     expect(actions).toContain('logs:PutLogEvents');
   });
 
-  it('refuses a config too big for the Lambda environment', () => {
+  it('refuses an initial config too big for the Lambda environment, saying to apply the rest after the deploy', () => {
     const many = Array.from(
-      { length: 60 },
-      (_, i) => `  - access_key_id: SGUSER${i}\n    secret_access_key: a-long-enough-inline-secret-${i}\n`,
+      { length: 40 },
+      (_, i) =>
+        `  - access_key_id: SGUSER${i}\n    secret_access_key: \${secretsmanager:sealgate/user-${i}}\n    admin: true\n`,
     ).join('');
-    expect(() => synth(CONFIG + many)).toThrow(/above Lambda's 4 KB/);
+    const attempt = () => synth(CONFIG + many);
+    expect(attempt).toThrow(/above Lambda's 4 KB: the initial config travels in SEALGATE_INITIAL_CONFIG/);
+    expect(attempt).toThrow(
+      /Deploy a smaller initial config .* apply the full one with `sealgate config apply`/,
+    );
+    expect(() =>
+      synth(
+        CONFIG +
+          many
+            .split('\n')
+            .slice(0, 3 * 10)
+            .join('\n'),
+      ),
+    ).not.toThrow();
+  });
+
+  it('shows what validation warns about as synth warnings', () => {
+    const idle = CONFIG.replace(
+      /  - access_key_id: SGREADER[\s\S]*$/,
+      '  - access_key_id: SGIDLE\n    secret_access_key: ${secretsmanager:sealgate/idle}\n    grants: []\n',
+    );
+    Annotations.fromStack(synthStack(idle)).hasWarning(
+      '*',
+      Match.stringLikeRegexp('credentials\\[1\\].*may do nothing'),
+    );
   });
 });
 
@@ -160,7 +198,10 @@ describe('the deploy config', () => {
   it('accepts the example config shipped in deploy/', () => {
     const deploy = readDeployConfig('deploy/sealgate.example.yaml');
     expect(deploy.awsBuckets).toEqual(['example-sealgate-archive', 'example-sealgate-data']);
-    expect(deploy.references).toEqual(['SEALGATE_ADMIN_SECRET', 'SEALGATE_ARCHIVE_KEY']);
+    expect(deploy.secrets).toEqual({
+      secretsManager: ['sealgate/admin', 'sealgate/archive-key'],
+      ssmParameters: [],
+    });
     expect(deploy.kmsKeys.envelope).toEqual([
       'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     ]);
@@ -168,17 +209,19 @@ describe('the deploy config', () => {
 
   it('refuses a filesystem backend, whose disk on Lambda is temporary', () => {
     const text =
-      'backends:\n  - name: local\n    type: filesystem\n    path: /data\ncredentials:\n  - access_key_id: SGA\n    secret_access_key: secret-secret\n';
+      'backends:\n  - name: local\n    type: filesystem\n    path: /data\ncredentials:\n  - access_key_id: SGA\n    secret_access_key: ${secretsmanager:sealgate/a}\n    admin: true\n';
     expect(() => deployConfigFromText('x.yaml', text)).toThrow(
       /backends\[0\]\.type: a filesystem backend cannot run on Lambda/,
     );
   });
 
-  it('refuses an env reference where the stack needs a literal value to scope IAM', () => {
-    const text = CONFIG.replace('backend_bucket: corp-photos-prod', 'backend_bucket: ${env:PHOTOS_BUCKET}');
-    expect(() => deployConfigFromText('x.yaml', text)).toThrow(
-      /buckets\[0\]\.backend_bucket: \$\{env:PHOTOS_BUCKET\} cannot be resolved at deploy time/,
-    );
+  it('refuses a reference where the stack needs a literal value to scope IAM', () => {
+    for (const reference of ['${env:PHOTOS_BUCKET}', '${ssm:/sealgate/photos-bucket}']) {
+      const text = CONFIG.replace('backend_bucket: corp-photos-prod', `backend_bucket: ${reference}`);
+      expect(() => deployConfigFromText('x.yaml', text)).toThrow(
+        /buckets\[0\]\.backend_bucket: \$\{(env|ssm):[^}]+\} cannot stand here: the stack needs this value written out at synth time/,
+      );
+    }
   });
 
   it('leaves variables Lambda sets itself to Lambda', () => {
@@ -186,13 +229,31 @@ describe('the deploy config', () => {
       'x.yaml',
       CONFIG.replace('region: eu-west-1', 'region: ${env:AWS_REGION}'),
     );
-    expect(deploy.references).toEqual(['ADMIN_SECRET', 'MINIO_SECRET']);
+    expect(JSON.parse(deploy.text)).toMatchObject({ backends: [{ region: '${env:AWS_REGION}' }, {}, {}] });
   });
 
-  it('passes the config to the function as written, references unresolved', () => {
-    const deploy = deployConfigFromText('x.yaml', CONFIG);
-    expect(JSON.parse(deploy.text)).toMatchObject({
-      credentials: [{ secret_access_key: '${env:ADMIN_SECRET}' }, {}],
+  it('refuses an environment variable of its own outside secret fields too: the stack sets none', () => {
+    const text = CONFIG.replace('access_key_id: minio-user', 'access_key_id: ${env:MINIO_USER}');
+    expect(() => deployConfigFromText('x.yaml', text)).toThrow(
+      /backends\[2\]\.access_key_id: \$\{env:MINIO_USER\} is not set in the function's environment/,
+    );
+  });
+
+  it('refuses a malformed reference, naming the field', () => {
+    const text = CONFIG.replace('${secretsmanager:sealgate/admin}', '${vault:sealgate/admin}');
+    expect(() => deployConfigFromText('x.yaml', text)).toThrow(
+      /credentials\[0\]\.secret_access_key: unknown reference scheme "vault"/,
+    );
+  });
+
+  it('lists the secrets and parameters the function reads when it runs', () => {
+    const deploy = deployConfigFromText(
+      'x.yaml',
+      CONFIG.replace('${secretsmanager:sealgate/minio}', '${secretsmanager:sealgate/minio#secret}'),
+    );
+    expect(deploy.secrets).toEqual({
+      secretsManager: ['sealgate/admin', 'sealgate/minio'],
+      ssmParameters: ['/sealgate/reader'],
     });
   });
 });

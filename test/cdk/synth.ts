@@ -2,23 +2,65 @@
  * Synthesizes the stack for template assertions. Bundling is skipped (`aws:cdk:bundling-stacks: []`);
  * `npx cdk synth` in .ci/run bundles for real.
  */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { deployConfigFromText } from '../../lib/deploy-config.js';
 import { SealgateStack } from '../../lib/sealgate-stack.js';
 
-export function synth(configText: string): Template {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new SealgateStack(app, 'Test', {
-    deploy: deployConfigFromText('test.yaml', configText),
-    secretPrefix: 'sealgate/',
-    logRetention: RetentionDays.TWO_WEEKS,
-  });
-  return Template.fromStack(stack);
+export interface SynthOptions {
+  secretPrefix?: string;
+  configTableKeyArn?: string;
+  /** Where the cloud assembly goes (default: CDK's own temporary folder). */
+  outdir?: string;
 }
 
-export type Statement = { Action: string | string[]; Resource: unknown; Sid?: string };
+/** The stack itself, for annotations. */
+export function synthStack(configText: string, options: SynthOptions = {}): SealgateStack {
+  const app = new App({ outdir: options.outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  return new SealgateStack(app, 'Test', {
+    deploy: deployConfigFromText('test.yaml', configText, { secretPrefix: options.secretPrefix }),
+    configTableKeyArn: options.configTableKeyArn,
+    logRetention: RetentionDays.TWO_WEEKS,
+  });
+}
+
+export function synth(configText: string, options: SynthOptions = {}): Template {
+  return Template.fromStack(synthStack(configText, options));
+}
+
+/**
+ * Synthesizes the whole cloud assembly (what `cdk synth` writes to cdk.out: templates, manifests, asset
+ * descriptions, tree) into a temporary folder, and gives every file's text by its name there.
+ */
+export function synthAssembly(configText: string, options: SynthOptions = {}): Map<string, string> {
+  const outdir = mkdtempSync(join(tmpdir(), 'sealgate-cdk-out-'));
+  try {
+    (synthStack(configText, { ...options, outdir }).node.root as App).synth();
+    const files = new Map<string, string>();
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const file = join(dir, name);
+        if (statSync(file).isDirectory()) walk(file);
+        else files.set(file.slice(outdir.length + 1), readFileSync(file, 'utf8'));
+      }
+    };
+    walk(outdir);
+    return files;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+export type Statement = {
+  Action: string | string[];
+  Resource: unknown;
+  Sid?: string;
+  Condition?: Record<string, unknown>;
+};
 
 /** Every statement of the role's policies. */
 export function statements(template: Template): Statement[] {
