@@ -338,7 +338,7 @@ backends:
       'must be 64 hex characters (32 bytes), got 66 characters',
     ],
     [filesystem({ ...proxy, key: NON_HEX_KEY }), 'key', 'must be hex'],
-    [filesystem({ ...proxy, key: 12345 }), 'key', 'must be a non-empty string'],
+    [filesystem({ ...proxy, key: 12345 }), 'key', 'must be a string: quote the key'],
     [filesystem({ ...proxy, key_id: 'prod 2026' }), 'key_id', 'must be 1-64 characters'],
     [filesystem({ ...proxy, key_id: 'k'.repeat(65) }), 'key_id', 'must be 1-64 characters'],
     [filesystem({ ...proxy, key_id: 'prod,2026' }), 'key_id', 'must be 1-64 characters'],
