@@ -59,7 +59,9 @@ async function* generate(
     const firstHeader = separateHeader ? await fetchExactly(options.fetch, first.header) : undefined;
     const runStart = separateHeader ? first.chunks.start : first.header.start;
     reader = new ExactReader(options.fetch({ start: runStart, end: last.chunks.end }));
+    let position = runStart;
     for (const plan of plans) {
+      if (plan !== first) await skipBetween(reader, plan.header.start - position);
       const header =
         plan === first && firstHeader !== undefined ? firstHeader : await readHeader(reader, plan);
       const plaintext = decryptSegment(reader.stream(plan.chunks.end - plan.chunks.start + 1), dataKey, {
@@ -70,6 +72,7 @@ async function* generate(
         segmentPlaintextLength: plan.segmentPlaintextLength,
       });
       yield* trim(plaintext, plan.skip, plan.keep);
+      position = plan.chunks.end + 1;
     }
     if (!(await reader.atEnd())) {
       throw new FormatError('trailing-bytes', 'the backend returned more bytes than the range asked for');
@@ -77,6 +80,16 @@ async function* generate(
   } finally {
     dataKey.fill(0);
     await reader?.close();
+  }
+}
+
+/**
+ * Passes over the stored bytes between two planned segments: the zero-length segments the range crosses
+ * (a header and an empty chunk's tag each), which hold no plaintext to serve.
+ */
+async function skipBetween(reader: ExactReader, gap: number): Promise<void> {
+  if (gap > 0 && (await reader.read(gap)).byteLength < gap) {
+    throw new FormatError('truncated', 'the ciphertext ends inside an empty part');
   }
 }
 

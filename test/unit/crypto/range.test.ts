@@ -191,15 +191,43 @@ describe('decryptRange', () => {
             decryptRange({ dataKey, segmentPlaintextLengths: lengths, partNumbers, range, fetch }),
           );
           expectSameBytes(result, plaintext.subarray(start, end + 1));
-          // At most two fetches: a separate header, then one run; and only the planned bytes.
+          // At most two fetches: a separate header, then one run; and only the planned bytes, plus the
+          // 40 stored bytes of each empty part the run crosses.
           const plans = planRange(lengths, partNumbers, range);
-          const planned = plans.reduce((sum, plan) => sum + 24 + plan.chunks.end - plan.chunks.start + 1, 0);
+          const crossedEmpty = lengths
+            .slice(plans[0].segmentIndex, plans[plans.length - 1].segmentIndex)
+            .filter((length) => length === 0).length;
+          const planned =
+            plans.reduce((sum, plan) => sum + 24 + plan.chunks.end - plan.chunks.start + 1, 0) +
+            crossedEmpty * segmentCiphertextLength(0);
           expect(fetched.length).toBeLessThanOrEqual(2);
           expect(fetched.reduce((sum, r) => sum + r.end - r.start + 1, 0)).toBe(planned);
         },
       ),
       { numRuns: 120 },
     );
+  });
+
+  it('reads across an empty part between two others (a range ending where the empty part lies)', async () => {
+    const parts = [randomBytes(22_171), Buffer.alloc(0), randomBytes(96_344)];
+    const plaintext = Buffer.concat(parts);
+    const { fetch } = backend(await storeObject(parts, [1, 2, 3]));
+    for (const range of [
+      { start: 0, end: 22_171 },
+      { start: 22_170, end: 22_171 },
+      { start: 100, end: plaintext.byteLength - 1 },
+    ]) {
+      const result = await collect(
+        decryptRange({
+          dataKey,
+          segmentPlaintextLengths: [22_171, 0, 96_344],
+          partNumbers: [1, 2, 3],
+          range,
+          fetch,
+        }),
+      );
+      expectSameBytes(result, plaintext.subarray(range.start, range.end + 1));
+    }
   });
 
   it('fetches the header and the middle chunk alone for a range in the middle of a large object', async () => {
