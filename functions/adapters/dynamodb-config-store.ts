@@ -4,11 +4,13 @@
  * ```
  * pk 'config'   sk 'head'           configVersion N, settingsRevision N, fingerprintKey B (32 bytes)
  * pk 'config'   sk 'v#0000000042'   version N, document S (the JSON text), appliedAt, appliedBy, comment
- * pk 'buckets'  sk '<bucket name>'  revision N, updatedAt, updatedBy, route M {backend, backendBucket}
+ * pk 'buckets'  sk '<bucket name>'  revision N, updatedAt, updatedBy, route M {backend, backendBucket},
+ *                                   gate M {jobId, since}
+ * pk 'jobs'     sk '<job id>'       revision N, record S (the JobRecord as JSON)
  * ```
  *
- * (Job records will live under their own partitions, `pk 'job#<id>'`.) Version sort keys are zero-padded
- * so that their string order is their numeric order.
+ * Version sort keys are zero-padded so that their string order is their numeric order; job ids start with
+ * their creation time, so the `jobs` partition lists newest first when read backwards.
  *
  * Every write is one TransactWriteItems that also moves a number on the head, so the head is all an
  * instance reads once per reload interval. A transaction cancelled by its condition becomes the domain's
@@ -40,6 +42,15 @@ import {
   type StoreStamp,
   type StoredConfig,
 } from '../core/control/config-store.js';
+import { changedSettings, withGate } from '../core/jobs/gate-settings.js';
+import {
+  BucketBusyError,
+  JobConflictError,
+  NoSuchJobError,
+  type JobRecord,
+  type JobSettingsChange,
+  type JobStore,
+} from '../core/jobs/job-record.js';
 
 export interface DynamoConfigStoreOptions {
   tableName: string;
@@ -59,6 +70,7 @@ type Item = Record<string, unknown>;
 
 const CONFIG_PK = 'config';
 const BUCKETS_PK = 'buckets';
+const JOBS_PK = 'jobs';
 const HEAD = { pk: CONFIG_PK, sk: 'head' };
 const VERSION_PREFIX = 'v#';
 const KEY_BYTES = 32;
@@ -67,7 +79,7 @@ const TRANSACTION_ATTEMPTS = 4;
 /** BatchWriteItem's limit of requests per call. */
 const BATCH_WRITE_MAX = 25;
 
-export class DynamoConfigStore implements ConfigStore {
+export class DynamoConfigStore implements ConfigStore, JobStore {
   readonly kind = 'dynamodb' as const;
   private readonly tableName: string;
   private readonly client: DynamoDBClient;
@@ -305,6 +317,117 @@ export class DynamoConfigStore implements ConfigStore {
     return this.key;
   }
 
+  // --- jobs ---
+
+  async createJob(job: JobRecord): Promise<JobRecord> {
+    await this.writeJobAndBucket(job, undefined, (existing) => {
+      if (existing?.gate) throw new BucketBusyError(job.bucket, existing.gate.jobId);
+      return withGate(job, existing);
+    });
+    return structuredClone(job);
+  }
+
+  async job(id: string): Promise<JobRecord | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: JOBS_PK, sk: id }, ConsistentRead: true }),
+    );
+    return Item && toJob(Item);
+  }
+
+  async listJobs(limit?: number): Promise<JobRecord[]> {
+    const items = await this.queryAll(
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': JOBS_PK },
+        ScanIndexForward: false,
+        ConsistentRead: true,
+        ...(limit !== undefined && { Limit: limit }),
+      },
+      limit,
+    );
+    return items.map(toJob);
+  }
+
+  async commitJob(next: JobRecord, expectedRevision: number, change?: JobSettingsChange): Promise<JobRecord> {
+    await this.writeJobAndBucket(
+      next,
+      expectedRevision,
+      change && ((existing) => changedSettings(existing, next, change)),
+    );
+    return structuredClone(next);
+  }
+
+  /**
+   * One transaction: the job item (new, or at `expectedRevision`), and when `settings` is given the bucket
+   * item it computes from the bucket's current settings (conditional on their revision) with the head's
+   * `settingsRevision`. A bucket item that moved in between is read again and the change recomputed.
+   */
+  private async writeJobAndBucket(
+    job: JobRecord,
+    expectedRevision: number | undefined,
+    settings?: (existing: BucketSettings | undefined) => BucketSettings,
+  ): Promise<void> {
+    const record = JSON.stringify(job);
+    if (itemBytes({ record }) > MAX_ITEM_BYTES - 1024) {
+      throw new Error(`job ${job.id}'s record is too big for one DynamoDB item`);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const existing = settings && (await this.bucketSettings(job.bucket));
+      const bucket = settings?.(existing);
+      const items: TransactWriteItem[] = [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { pk: JOBS_PK, sk: job.id, revision: job.revision, record },
+            ...(expectedRevision === undefined
+              ? { ConditionExpression: 'attribute_not_exists(pk)' }
+              : {
+                  ConditionExpression: '#revision = :expected',
+                  ExpressionAttributeNames: { '#revision': 'revision' },
+                  ExpressionAttributeValues: { ':expected': expectedRevision },
+                }),
+          },
+        },
+      ];
+      if (bucket) {
+        const previous = existing?.revision ?? 0;
+        items.push(
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { pk: BUCKETS_PK, sk: job.bucket, ...bucketItem(bucket) },
+              ...revisionCondition(previous),
+              ExpressionAttributeNames: { '#revision': 'revision' },
+              ...(previous !== 0 && { ExpressionAttributeValues: { ':expected': previous } }),
+            },
+          },
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: HEAD,
+              UpdateExpression: 'ADD settingsRevision :one',
+              ExpressionAttributeValues: { ':one': 1 },
+            },
+          },
+        );
+      }
+      try {
+        await this.transact(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        const codes = cancellationCodes(error);
+        if (codes?.[0] === 'ConditionalCheckFailed') {
+          if (expectedRevision === undefined) throw new Error(`job ${job.id} exists`);
+          const current = await this.job(job.id);
+          if (!current) throw new NoSuchJobError(job.id);
+          throw new JobConflictError(job.id, expectedRevision, current.revision);
+        }
+        if (codes?.[1] !== 'ConditionalCheckFailed' || attempt >= TRANSACTION_ATTEMPTS) throw error;
+      }
+    }
+  }
+
   // --- internals ---
 
   /** The newest `limit` version items (all when undefined), newest first. */
@@ -460,13 +583,31 @@ function toStored(item: Item): StoredConfig {
 
 function toBucketSettings(item: Item): BucketSettings {
   const route = item.route as { backend?: unknown; backendBucket?: unknown } | undefined;
+  const gate = item.gate as { jobId?: unknown; since?: unknown } | undefined;
   return {
     bucket: String(item.sk),
     revision: numberOr0(item.revision),
     updatedAt: String(item.updatedAt),
     updatedBy: String(item.updatedBy),
     ...(route && { route: { backend: String(route.backend), backendBucket: String(route.backendBucket) } }),
+    ...(gate && { gate: { jobId: String(gate.jobId), since: String(gate.since) } }),
   };
+}
+
+/** A bucket item's attributes (without its key). */
+function bucketItem(settings: BucketSettings): Item {
+  return {
+    revision: settings.revision,
+    updatedAt: settings.updatedAt,
+    updatedBy: settings.updatedBy,
+    ...(settings.route && { route: { ...settings.route } }),
+    ...(settings.gate && { gate: { ...settings.gate } }),
+  };
+}
+
+function toJob(item: Item): JobRecord {
+  if (typeof item.record !== 'string') throw new Error(`config table item jobs/${String(item.sk)} is not a job`);
+  return JSON.parse(item.record) as JobRecord;
 }
 
 /**

@@ -7,6 +7,7 @@
  * <stateDir>/config-history/0000000042.json   one per kept version (the newest HISTORY_KEPT)
  * <stateDir>/buckets.json                     {settingsRevision, buckets: {name: settings}}
  * <stateDir>/fingerprint.key                  32 random bytes
+ * <stateDir>/jobs/j-20261203130000-0a1b2c3d.json   one per job (JobRecord)
  * ```
  *
  * Every distinct text of the file is a version. An admin's apply writes the file and records the version
@@ -37,6 +38,16 @@ import {
   type StoreStamp,
   type StoredConfig,
 } from '../core/control/config-store.js';
+import {
+  BucketBusyError,
+  JobConflictError,
+  NoSuchJobError,
+  isJobId,
+  type JobRecord,
+  type JobSettingsChange,
+  type JobStore,
+} from '../core/jobs/job-record.js';
+import { changedSettings, withGate } from '../core/jobs/gate-settings.js';
 import { createFileExclusively, writeFileAtomically, type WrittenFile } from './atomic-files.js';
 import { hasCode } from './filesystem/errno.js';
 
@@ -76,12 +87,13 @@ const VERSION_FILE = /^(\d{10})\.json$/;
 /** Tails of the in-process locks, by resolved state folder: every store instance over one folder shares one. */
 const lockTails = new Map<string, Promise<void>>();
 
-export class FileConfigStore implements ConfigStore {
+export class FileConfigStore implements ConfigStore, JobStore {
   readonly kind = 'file' as const;
   private readonly file: string;
   private readonly historyDir: string;
   private readonly settingsPath: string;
   private readonly keyPath: string;
+  private readonly jobsDir: string;
   private readonly lockKey: string;
   private prepared: Promise<void> | undefined;
   /** The config file's state, and the stat it was read at: while the stat is the same, so is the state. */
@@ -94,6 +106,7 @@ export class FileConfigStore implements ConfigStore {
     this.historyDir = join(options.stateDir, 'config-history');
     this.settingsPath = join(options.stateDir, 'buckets.json');
     this.keyPath = join(options.stateDir, 'fingerprint.key');
+    this.jobsDir = join(options.stateDir, 'jobs');
     this.lockKey = resolve(options.stateDir);
   }
 
@@ -181,11 +194,13 @@ export class FileConfigStore implements ConfigStore {
     updatedBy: string,
   ): Promise<BucketSettings> {
     return this.changeSettings(bucket, expectedRevision, (file) => {
+      const gate = file.buckets.get(bucket)?.gate;
       const entry = {
         revision: expectedRevision + 1,
         updatedAt: new Date().toISOString(),
         updatedBy,
         ...(settings.route && { route: { ...settings.route } }),
+        ...(gate && { gate }),
       };
       file.buckets.set(bucket, entry);
       return { bucket, ...entry };
@@ -211,6 +226,77 @@ export class FileConfigStore implements ConfigStore {
     }
     this.key = key;
     return key;
+  }
+
+  // --- jobs ---
+
+  /** The job file first, then the gate in `buckets.json`, under the lock (a job file without its gate re-arms it on its first task). */
+  async createJob(job: JobRecord): Promise<JobRecord> {
+    return this.locked(async () => {
+      const file = await this.readSettings();
+      const existing = file.buckets.get(job.bucket);
+      if (existing?.gate) throw new BucketBusyError(job.bucket, existing.gate.jobId);
+      await mkdir(this.jobsDir, { recursive: true, mode: DIR_MODE });
+      const data = Buffer.from(JSON.stringify(job, null, 2) + '\n', 'utf8');
+      if (!(await createFileExclusively(this.jobPath(job.id), data, FILE_MODE))) {
+        throw new Error(`job ${job.id} exists`);
+      }
+      file.buckets.set(job.bucket, entryOf(withGate(job, existing && { bucket: job.bucket, ...existing })));
+      await this.writeSettings(file);
+      return structuredClone(job);
+    });
+  }
+
+  async job(id: string): Promise<JobRecord | undefined> {
+    if (!isJobId(id)) return undefined;
+    try {
+      return parseJson(await readFile(this.jobPath(id), 'utf8'), this.jobPath(id)) as JobRecord;
+    } catch (error) {
+      if (hasCode(error, 'ENOENT')) return undefined;
+      throw error;
+    }
+  }
+
+  async listJobs(limit = Infinity): Promise<JobRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.jobsDir);
+    } catch (error) {
+      if (hasCode(error, 'ENOENT')) return [];
+      throw error;
+    }
+    const ids = names
+      .filter((name) => name.endsWith('.json') && isJobId(name.slice(0, -5)))
+      .map((name) => name.slice(0, -5))
+      .sort()
+      .reverse()
+      .slice(0, limit);
+    const jobs = await Promise.all(ids.map((id) => this.job(id)));
+    return jobs.filter((job): job is JobRecord => job !== undefined);
+  }
+
+  async commitJob(next: JobRecord, expectedRevision: number, change?: JobSettingsChange): Promise<JobRecord> {
+    return this.locked(async () => {
+      const current = await this.job(next.id);
+      if (!current) throw new NoSuchJobError(next.id);
+      if (current.revision !== expectedRevision) {
+        throw new JobConflictError(next.id, expectedRevision, current.revision);
+      }
+      const data = Buffer.from(JSON.stringify(next, null, 2) + '\n', 'utf8');
+      await writeFileAtomically(this.jobPath(next.id), data, FILE_MODE);
+      if (change) {
+        const file = await this.readSettings();
+        const existing = file.buckets.get(next.bucket);
+        const changed = changedSettings(existing && { bucket: next.bucket, ...existing }, next, change);
+        file.buckets.set(next.bucket, entryOf(changed));
+        await this.writeSettings(file);
+      }
+      return structuredClone(next);
+    });
+  }
+
+  private jobPath(id: string): string {
+    return join(this.jobsDir, `${id}.json`);
   }
 
   // --- the config file ---
@@ -372,14 +458,19 @@ export class FileConfigStore implements ConfigStore {
         throw new BucketSettingsConflictError(bucket, expectedRevision, currentRevision);
       }
       const result = change(file);
-      file.settingsRevision++;
-      await this.prepare();
-      const json = { settingsRevision: file.settingsRevision, buckets: Object.fromEntries(file.buckets) };
-      const data = Buffer.from(JSON.stringify(json, null, 2) + '\n', 'utf8');
-      const written = await writeFileAtomically(this.settingsPath, data, FILE_MODE);
-      this.seenSettings = { stat: statKey(written), settings: file };
+      await this.writeSettings(file);
       return result;
     });
+  }
+
+  /** Writes `buckets.json` with the revision moved on (the caller holds the lock). */
+  private async writeSettings(file: SettingsFile): Promise<void> {
+    file.settingsRevision++;
+    await this.prepare();
+    const json = { settingsRevision: file.settingsRevision, buckets: Object.fromEntries(file.buckets) };
+    const data = Buffer.from(JSON.stringify(json, null, 2) + '\n', 'utf8');
+    const written = await writeFileAtomically(this.settingsPath, data, FILE_MODE);
+    this.seenSettings = { stat: statKey(written), settings: file };
   }
 
   private async readSettings(): Promise<SettingsFile> {
@@ -434,6 +525,13 @@ export class FileConfigStore implements ConfigStore {
     });
     return run;
   }
+}
+
+/** A bucket's settings as `buckets.json` keeps them, under its name. */
+function entryOf(settings: BucketSettings): Omit<BucketSettings, 'bucket'> {
+  const entry: Partial<BucketSettings> = { ...settings };
+  delete entry.bucket;
+  return entry as Omit<BucketSettings, 'bucket'>;
 }
 
 function toStored({ sha256: _digest, ...stored }: VersionRecord): StoredConfig {

@@ -19,13 +19,22 @@ import {
   type ConfigDocument,
   type ConfigStore,
 } from '../../functions/core/control/config-store.js';
+import {
+  BucketBusyError,
+  JobConflictError,
+  type JobRecord,
+  type JobStore,
+} from '../../functions/core/jobs/job-record.js';
+import { MemoryConfigStore } from '../../functions/core/control/memory-config-store.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
+type Store = ConfigStore & JobStore;
+
 interface StorePair {
-  store: ConfigStore;
+  store: Store;
   /** Another instance over the same storage. */
-  reopen: () => ConfigStore;
+  reopen: () => Store;
 }
 
 interface Subject {
@@ -52,6 +61,28 @@ function documentNumber(n: number): ConfigDocument {
 }
 
 const route = { backend: 'local', backendBucket: 'photos-on-disk' };
+
+let jobCount = 0;
+function newJob(bucket: string, overrides: Partial<JobRecord> = {}): JobRecord {
+  const at = new Date(Date.UTC(2026, 11, 3, 13, 0, jobCount)).toISOString();
+  return {
+    id: `j-20261203130${String(jobCount).padStart(3, '0')}-${(jobCount++).toString(16).padStart(8, '0')}`,
+    kind: 'reencrypt',
+    bucket,
+    params: { strategy: 'full' },
+    status: 'queued',
+    phase: 'gate',
+    counters: { objects: 0, bytes: 0, rewritten: 0, skipped: 0, failed: 0 },
+    problems: [],
+    revision: 1,
+    pages: 0,
+    createdAt: at,
+    createdBy: 'AKIAADMIN',
+    updatedAt: at,
+    gateSince: at,
+    ...overrides,
+  };
+}
 
 function configStoreContract(name: string, open: () => Promise<Subject>): void {
   describe(`${name}: the ConfigStore contract`, () => {
@@ -301,6 +332,97 @@ function configStoreContract(name: string, open: () => Promise<Subject>): void {
       });
     });
 
+    describe('jobs and write gates', () => {
+      it("stores a new job and arms its bucket's gate in one write, seen by another instance", async () => {
+        const { store, reopen } = await subject.fresh();
+        await store.putBucketSettings('photos', { route }, 0, 'AKIAADMIN');
+        const before = await store.stamp();
+        const job = newJob('photos');
+        expect(await store.createJob(job)).toEqual(job);
+        const other = reopen();
+        expect(await other.job(job.id)).toEqual(job);
+        expect(await other.bucketSettings('photos')).toMatchObject({
+          revision: 2,
+          route,
+          gate: { jobId: job.id, since: job.gateSince },
+        });
+        expect((await other.stamp()).settingsRevision).toBe(before.settingsRevision + 1);
+      });
+
+      it('refuses a second job on a gated bucket (BucketBusyError names the running job), another bucket is free', async () => {
+        const { store } = await subject.fresh();
+        const first = newJob('photos');
+        await store.createJob(first);
+        const busy = await rejection(store.createJob(newJob('photos')), BucketBusyError);
+        expect(busy.jobId).toBe(first.id);
+        await store.createJob(newJob('videos'));
+        expect((await store.listJobs()).map((j) => j.bucket).sort()).toEqual(['photos', 'videos']);
+      });
+
+      it('lists jobs newest first, at most `limit`', async () => {
+        const { store } = await subject.fresh();
+        const ids = [];
+        for (const bucket of ['a-1', 'a-2', 'a-3']) ids.push((await store.createJob(newJob(bucket))).id);
+        expect((await store.listJobs()).map((j) => j.id)).toEqual(ids.slice().reverse());
+        expect((await store.listJobs(2)).map((j) => j.id)).toEqual([ids[2], ids[1]]);
+        expect(await store.job('j-20991231000000-00000000')).toBeUndefined();
+      });
+
+      it('commits on the expected revision only: a stale commit is a JobConflictError and changes nothing', async () => {
+        const { store, reopen } = await subject.fresh();
+        const job = await store.createJob(newJob('photos'));
+        const next = { ...job, revision: 2, cursor: 'k-0999', pages: 1, status: 'running' as const };
+        await store.commitJob(next, 1);
+        const conflict = await rejection(
+          reopen().commitJob({ ...job, revision: 2, cursor: 'other' }, 1),
+          JobConflictError,
+        );
+        expect(conflict).toMatchObject({ expectedRevision: 1, currentRevision: 2 });
+        expect(await store.job(job.id)).toEqual(next);
+      });
+
+      it('lets exactly one of two racing commits on the same revision land', async () => {
+        const { store, reopen } = await subject.fresh();
+        const job = await store.createJob(newJob('photos'));
+        const results = await Promise.allSettled([
+          store.commitJob({ ...job, revision: 2, cursor: 'from-a' }, 1),
+          reopen().commitJob({ ...job, revision: 2, cursor: 'from-b' }, 1),
+        ]);
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const landed = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<JobRecord>)
+          .value;
+        expect((await store.job(job.id))?.cursor).toBe(landed.cursor);
+      });
+
+      it('writes a route and lifts the gate with the commit, keeping the rest of the settings', async () => {
+        const { store } = await subject.fresh();
+        await store.putBucketSettings('photos', { route }, 0, 'AKIAADMIN');
+        const job = await store.createJob(newJob('photos', { kind: 'migrate' }));
+        const target = { backend: 'remote', backendBucket: 'photos-remote' };
+        await store.commitJob({ ...job, revision: 2, phase: 'flip' }, 1, { route: target });
+        expect(await store.bucketSettings('photos')).toMatchObject({
+          revision: 3,
+          route: target,
+          gate: { jobId: job.id },
+        });
+        await store.commitJob({ ...job, revision: 3, status: 'succeeded', phase: 'done' }, 2, {
+          releaseGate: true,
+        });
+        const settings = await store.bucketSettings('photos');
+        expect(settings).toMatchObject({ revision: 4, route: target });
+        expect(settings?.gate).toBeUndefined();
+        // The bucket is free for the next job.
+        await store.createJob(newJob('photos'));
+      });
+
+      it("keeps the gate through an admin's route write", async () => {
+        const { store } = await subject.fresh();
+        const job = await store.createJob(newJob('photos'));
+        await store.putBucketSettings('photos', { route }, 1, 'AKIAADMIN');
+        expect(await store.bucketSettings('photos')).toMatchObject({ route, gate: { jobId: job.id } });
+      });
+    });
+
     describe('fingerprint key', () => {
       it('is 32 bytes, and the same for every instance sharing the store', async () => {
         const { store, reopen } = await subject.fresh();
@@ -327,6 +449,14 @@ function configStoreContract(name: string, open: () => Promise<Subject>): void {
 }
 
 // --- the adapters ---
+
+configStoreContract('memory', async () => ({
+  fresh: async () => {
+    const store = new MemoryConfigStore();
+    return { store, reopen: () => store };
+  },
+  close: async () => {},
+}));
 
 configStoreContract('file', async () => {
   const tmp: TempDir = await makeTempDir('sealgate-config-store-');

@@ -8,6 +8,8 @@
  * admin and a job) never overwrite each other silently.
  */
 
+import type { WriteGate } from '../jobs/job-record.js';
+
 /**
  * A config document as the operator wrote it (the YAML/JSON tree), secret references (`${env:...}`,
  * `${secretsmanager:...}`, `${ssm:...}`) left unresolved. This is what the store keeps: never a resolved
@@ -55,9 +57,14 @@ export interface BucketSettings {
   updatedAt: string;
   updatedBy: string;
   route?: BucketRouteSetting;
+  /** Set while a job works on the bucket: its writes get 503 SlowDown (see jobs/job-record.ts). */
+  gate?: WriteGate;
 }
 
-/** What a settings write carries (the store fills revision and time). */
+/**
+ * What a settings write carries (the store fills revision and time). A write gate is never written
+ * this way: only a job's own commits arm and lift it, and a route write keeps it.
+ */
 export interface BucketSettingsInput {
   route?: BucketRouteSetting;
 }

@@ -16,6 +16,15 @@ import {
   type StoreStamp,
   type StoredConfig,
 } from './config-store.js';
+import {
+  BucketBusyError,
+  JobConflictError,
+  NoSuchJobError,
+  type JobRecord,
+  type JobSettingsChange,
+  type JobStore,
+} from '../jobs/job-record.js';
+import { changedSettings, withGate } from '../jobs/gate-settings.js';
 
 /** A change refused because the store cannot keep it. */
 export class ReadOnlyStoreError extends Error {
@@ -25,11 +34,12 @@ export class ReadOnlyStoreError extends Error {
   }
 }
 
-export class MemoryConfigStore implements ConfigStore {
+export class MemoryConfigStore implements ConfigStore, JobStore {
   readonly kind = 'file' as const;
   private versions: StoredConfig[] = [];
   private settings = new Map<string, BucketSettings>();
   private settingsRevision = 0;
+  private jobs = new Map<string, JobRecord>();
   private readonly key = randomBytes(32);
 
   /** `readOnly`: the reason every change is refused, or undefined for a writable store. */
@@ -96,12 +106,14 @@ export class MemoryConfigStore implements ConfigStore {
     const current = this.settings.get(bucket)?.revision ?? 0;
     if (current !== expectedRevision)
       throw new BucketSettingsConflictError(bucket, expectedRevision, current);
+    const gate = this.settings.get(bucket)?.gate;
     const written: BucketSettings = {
       bucket,
       revision: current + 1,
       updatedAt: new Date().toISOString(),
       updatedBy,
-      ...settings,
+      ...(settings.route && { route: { ...settings.route } }),
+      ...(gate && { gate }),
     };
     this.settings.set(bucket, written);
     this.settingsRevision++;
@@ -119,6 +131,44 @@ export class MemoryConfigStore implements ConfigStore {
 
   async fingerprintKey(): Promise<Buffer> {
     return this.key;
+  }
+
+  async createJob(job: JobRecord): Promise<JobRecord> {
+    this.refuseIfReadOnly();
+    const existing = this.settings.get(job.bucket);
+    if (existing?.gate) throw new BucketBusyError(job.bucket, existing.gate.jobId);
+    if (this.jobs.has(job.id)) throw new Error(`job ${job.id} exists`);
+    this.jobs.set(job.id, structuredClone(job));
+    this.settings.set(job.bucket, withGate(job, existing));
+    this.settingsRevision++;
+    return structuredClone(job);
+  }
+
+  async job(id: string): Promise<JobRecord | undefined> {
+    const job = this.jobs.get(id);
+    return job && structuredClone(job);
+  }
+
+  async listJobs(limit = Infinity): Promise<JobRecord[]> {
+    return [...this.jobs.values()]
+      .sort((a, b) => (a.id < b.id ? 1 : -1))
+      .slice(0, limit)
+      .map((job) => structuredClone(job));
+  }
+
+  async commitJob(next: JobRecord, expectedRevision: number, change?: JobSettingsChange): Promise<JobRecord> {
+    this.refuseIfReadOnly();
+    const current = this.jobs.get(next.id);
+    if (!current) throw new NoSuchJobError(next.id);
+    if (current.revision !== expectedRevision) {
+      throw new JobConflictError(next.id, expectedRevision, current.revision);
+    }
+    this.jobs.set(next.id, structuredClone(next));
+    if (change) {
+      this.settings.set(next.bucket, changedSettings(this.settings.get(next.bucket), next, change));
+      this.settingsRevision++;
+    }
+    return structuredClone(next);
   }
 
   private refuseIfReadOnly(): void {
