@@ -606,7 +606,8 @@ function bucketItem(settings: BucketSettings): Item {
 }
 
 function toJob(item: Item): JobRecord {
-  if (typeof item.record !== 'string') throw new Error(`config table item jobs/${String(item.sk)} is not a job`);
+  if (typeof item.record !== 'string')
+    throw new Error(`config table item jobs/${String(item.sk)} is not a job`);
   return JSON.parse(item.record) as JobRecord;
 }
 

@@ -202,6 +202,15 @@ export const errors = {
   notImplemented: (what: string) =>
     new S3Error('NotImplemented', 501, `${what} is not implemented by this gateway.`),
   slowDown: (message = 'Please reduce your request rate.') => new S3Error('SlowDown', 503, message),
+  /** A write to a bucket whose job holds its write gate: SDKs back off and retry SlowDown. */
+  writeGated: (bucket: string, jobId: string, retryAfterSeconds: number) =>
+    new S3Error(
+      'SlowDown',
+      503,
+      `Bucket ${bucket} takes no writes while job ${jobId} rewrites it; reads pass. Retry later.`,
+      { BucketName: bucket },
+      { 'retry-after': String(retryAfterSeconds) },
+    ),
 
   // Server-side encryption with customer-provided keys (SSE-C), with S3's codes and messages.
   ssecMissingParameter: (what: string) =>

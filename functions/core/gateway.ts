@@ -7,8 +7,9 @@ import { toAdminError } from './admin/admin-errors.js';
 import type { ControlPlane } from './control/control-plane.js';
 import { buildRuntime, type Runtime } from './control/runtime.js';
 import type { KeyService } from './encryption/kms.js';
+import type { JobsService } from './jobs/jobs-service.js';
 import type { GatewayConfig } from './config/schema.js';
-import { S3Error, toS3Error } from './errors.js';
+import { S3Error, errors, toS3Error } from './errors.js';
 import type { Logger } from './logger.js';
 import type { RequestContext } from './request-context.js';
 import { selectOperation } from './s3/dispatch.js';
@@ -30,6 +31,8 @@ export interface StaticGatewayOptions {
 /** A gateway whose config comes from the control plane and is reloaded while it serves. */
 export interface ControlledGatewayOptions {
   control: ControlPlane;
+  /** The jobs the admin API starts and reports (where the store keeps job records). */
+  jobs?: JobsService;
   logger: Logger;
   now?: () => Date;
 }
@@ -86,6 +89,7 @@ function staticRuntime(options: StaticGatewayOptions): Runtime {
 
 export function createGateway(options: GatewayOptions): Gateway {
   const control = 'control' in options ? options.control : undefined;
+  const jobs = 'control' in options ? options.jobs : undefined;
   const fixed = 'control' in options ? undefined : staticRuntime(options);
   const current = async (): Promise<Runtime> => (control ? control.current() : fixed!);
   const now = options.now ?? (() => new Date());
@@ -106,7 +110,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         if (!virtualHost && isAdminPath(ctx.rawPath)) {
           admin = true;
           operation = 'Admin';
-          response = await handleAdmin({ request, ctx, runtime, control, requestId, now, logger });
+          response = await handleAdmin({ request, ctx, runtime, control, jobs, requestId, now, logger });
         } else {
           resource = key ? `/${bucket}/${key}` : `/${bucket}`;
           const auth = authenticate(request, ctx, runtime.credentials, now());
@@ -123,6 +127,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           };
           const handler = selectOperation(op);
           operation = handler.name;
+          refuseGatedWrite(runtime, request.method, bucket);
           response = await handler(op);
         }
       } catch (error) {
@@ -144,6 +149,20 @@ export function createGateway(options: GatewayOptions): Gateway {
       return response;
     },
   };
+}
+
+/** How long a client is asked to wait before it retries a gated write. */
+const GATED_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * While a job holds a bucket's write gate, every write to it (PUT, POST, DELETE: objects, multipart,
+ * copies into it, DeleteObjects, the bucket itself) gets 503 SlowDown; reads pass. Copies out of a gated
+ * bucket are writes to their destination only.
+ */
+function refuseGatedWrite(runtime: Runtime, method: string, bucket: string): void {
+  if (method !== 'PUT' && method !== 'POST' && method !== 'DELETE') return;
+  const gate = runtime.gates.get(bucket);
+  if (gate) throw errors.writeGated(bucket, gate.jobId, GATED_RETRY_AFTER_SECONDS);
 }
 
 function describe(error: unknown): string {

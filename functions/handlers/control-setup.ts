@@ -76,3 +76,31 @@ export function secretResolver(
     ttlMs,
   });
 }
+
+/** How jobs run on this instance, from the environment (see the README's "Jobs"). */
+export interface JobSettings {
+  pageSize: number;
+  budgetMs: number;
+  writeBoundMs: number;
+  concurrency: number;
+}
+
+function positiveInteger(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(name, 'must be a whole number');
+  return value;
+}
+
+export function jobSettingsFrom(
+  env: Record<string, string | undefined>,
+  defaults: Partial<JobSettings> = {},
+): JobSettings {
+  return {
+    pageSize: Math.max(1, positiveInteger(env, 'SEALGATE_JOB_PAGE_SIZE', defaults.pageSize ?? 1000)),
+    budgetMs: positiveInteger(env, 'SEALGATE_JOB_BUDGET_MS', defaults.budgetMs ?? 20_000),
+    writeBoundMs: positiveInteger(env, 'SEALGATE_JOB_WRITE_BOUND_MS', defaults.writeBoundMs ?? 30_000),
+    concurrency: Math.max(1, positiveInteger(env, 'SEALGATE_JOB_CONCURRENCY', defaults.concurrency ?? 4)),
+  };
+}

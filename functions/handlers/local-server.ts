@@ -7,16 +7,21 @@ import { createBackends } from '../adapters/create-backends.js';
 import { createKeyServices } from '../adapters/create-key-services.js';
 import { DynamoConfigStore } from '../adapters/dynamodb-config-store.js';
 import { FileConfigStore } from '../adapters/file-config-store.js';
+import { LocalJobRunner, type LocalJobRunnerOptions } from '../adapters/local-job-runner.js';
 import { createNodeServer } from '../adapters/node-http.js';
 import { ConfigError } from '../core/config/config-error.js';
 import type { GatewayConfig } from '../core/config/schema.js';
 import type { ConfigDocument, ConfigStore } from '../core/control/config-store.js';
 import { ControlPlane } from '../core/control/control-plane.js';
 import { createGateway } from '../core/gateway.js';
+import type { JobStore } from '../core/jobs/job-record.js';
+import type { JobEnvironment } from '../core/jobs/job-tasks.js';
+import { JobsService } from '../core/jobs/jobs-service.js';
 import type { Credential } from '../core/auth/credentials.js';
 import type { Logger } from '../core/logger.js';
 import {
   controlAwsFrom,
+  jobSettingsFrom,
   reloadIntervalFrom,
   secretResolver,
   type ControlAwsOptions,
@@ -48,12 +53,18 @@ export interface LocalServerOptions {
   tls?: { cert: Buffer; key: Buffer };
   env: Record<string, string | undefined>;
   logger: Logger;
+  /** How the in-process job runner runs (tests inject crashes and shorten retries). */
+  jobRunner?: LocalJobRunnerOptions;
+  /** Called at each step of a job page (fault-injection tests crash there). */
+  onJobStep?: JobEnvironment['onStep'];
 }
 
 export interface LocalServer {
   /** The endpoint clients use, e.g. http://127.0.0.1:9000. */
   endpoint: string;
   control: ControlPlane;
+  jobs: JobsService;
+  jobRunner: LocalJobRunner;
   /** The config serving now (it changes on reload). */
   readonly config: GatewayConfig;
   /** Set when credentials were generated on this start: the one time the secret is shown. */
@@ -85,7 +96,7 @@ function openStore(
   options: LocalServerOptions,
   aws: ControlAwsOptions,
 ): {
-  store: ConfigStore;
+  store: ConfigStore & JobStore;
   file?: string;
   initial?: { document: ConfigDocument; text?: string };
 } {
@@ -147,7 +158,27 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     initialDocument: initial?.document,
     initialText: initial?.text,
   });
-  const gateway = createGateway({ control, logger: options.logger });
+  const reloadIntervalMs = control.health().reloadIntervalMs;
+  const jobEnv: JobEnvironment = {
+    store,
+    runtime: () => control.current(),
+    now: () => new Date(),
+    logger: options.logger,
+    // A file store serves this process only, which sees a new gate at once (the start refreshes it); a
+    // table is shared with other instances, which see it within their reload interval.
+    gateSettleMs: store.kind === 'dynamodb' ? reloadIntervalMs + 1000 : 0,
+    ...jobSettingsFrom(options.env),
+    onStep: options.onJobStep,
+  };
+  const jobRunner = new LocalJobRunner(jobEnv, options.jobRunner);
+  const jobs = new JobsService({
+    store,
+    runner: jobRunner,
+    runtime: () => control.current(),
+    now: () => new Date(),
+    refresh: () => control.reload(),
+  });
+  const gateway = createGateway({ control, jobs, logger: options.logger });
   const server = createNodeServer({ gateway, logger: options.logger, tls: options.tls });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -163,11 +194,16 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       });
     });
   const watcher = file ? watchFile(file, () => void reload()) : undefined;
+  // Jobs this server was running when it last stopped go on from their cursors.
+  const resumed = await jobRunner.resumeUnfinished(await store.listJobs());
+  if (resumed.length > 0) options.logger.info('unfinished jobs resumed', { executions: resumed.length });
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     endpoint: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
     control,
+    jobs,
+    jobRunner,
     get config() {
       return control.runtime.config;
     },
@@ -175,11 +211,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     credentialsFile: credentials.credentialsFile,
     configFile: file,
     reload,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await jobRunner.close();
+      await new Promise<void>((resolve, reject) => {
         watcher?.close();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

@@ -16,6 +16,8 @@ import { inspectObject } from './inspect.js';
 import { backendPosture, bucketPosture } from './posture.js';
 import { documentDigest, redactDocument } from './redaction.js';
 import type { BucketSettings, StoredConfig } from '../control/config-store.js';
+import type { JobsService, Refusal } from '../jobs/jobs-service.js';
+import { jobIdParam, jobJson, jobProblemsJson, requireJobs } from './job-routes.js';
 
 export { adminErrorResponse } from './admin-errors.js';
 
@@ -36,6 +38,8 @@ export interface AdminRequest {
   requestId: string;
   now: () => Date;
   logger: Logger;
+  /** Job starts, status and cancels; absent where the store keeps no jobs. */
+  jobs?: JobsService;
 }
 
 interface Route {
@@ -69,7 +73,12 @@ function settingsJson(s: BucketSettings) {
     updated_at: s.updatedAt,
     updated_by: s.updatedBy,
     route: s.route ? { backend: s.route.backend, backend_bucket: s.route.backendBucket } : null,
+    write_gate: s.gate ? { job_id: s.gate.jobId, since: s.gate.since } : null,
   };
+}
+
+function refusalJson(r: Refusal) {
+  return { bucket: r.bucket, code: r.code, reason: r.reason, job_id: r.jobId ?? null };
 }
 
 function bucketParam(call: AdminCall): string {
@@ -267,6 +276,81 @@ const ROUTES: Route[] = [
           backends: backendPosture(runtime),
           buckets: await bucketPosture(runtime, countLimit),
         });
+      },
+    },
+  },
+  {
+    pattern: ['jobs'],
+    methods: {
+      GET: async ({ jobs, query }) => {
+        const raw = query.get('limit');
+        const limit = raw === null ? 50 : Number(raw);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+          throw adminErrors.badRequest('limit must be an integer from 1 to 1000');
+        }
+        const list = await requireJobs(jobs).list(limit);
+        return jsonResponse({ jobs: list.map(jobJson) });
+      },
+    },
+  },
+  {
+    pattern: ['jobs', 'reencrypt'],
+    methods: {
+      POST: async (call) => {
+        const service = requireJobs(call.jobs);
+        const body = await call.body();
+        const buckets = body.buckets;
+        if (!Array.isArray(buckets) || !buckets.every((b) => typeof b === 'string')) {
+          throw adminErrors.badRequest('"buckets" must be a list of bucket names');
+        }
+        const strategy = stringField(body, 'strategy') ?? 'full';
+        if (strategy !== 'full' && strategy !== 'rewrap') {
+          throw adminErrors.badRequest('"strategy" must be "full" or "rewrap"');
+        }
+        const result = await service.startReencrypt(buckets, strategy, call.accessKeyId);
+        call.logger.info('re-encrypt jobs started', {
+          jobs: result.jobs.map((j) => j.id),
+          refused: result.refused.map((r) => r.bucket),
+          by: call.accessKeyId,
+        });
+        return jsonResponse(
+          { jobs: result.jobs.map(jobJson), refused: result.refused.map(refusalJson) },
+          result.jobs.length > 0 ? 202 : 409,
+        );
+      },
+    },
+  },
+  {
+    pattern: ['jobs', ':id'],
+    methods: {
+      GET: async ({ jobs, params }) =>
+        jsonResponse(jobJson(await requireJobs(jobs).job(jobIdParam(params.id)))),
+    },
+  },
+  {
+    pattern: ['jobs', ':id', 'failures'],
+    methods: {
+      GET: async ({ jobs, params }) =>
+        jsonResponse(jobProblemsJson(await requireJobs(jobs).job(jobIdParam(params.id)))),
+    },
+  },
+  {
+    pattern: ['jobs', ':id', 'cancel'],
+    methods: {
+      POST: async ({ jobs, params, logger, accessKeyId }) => {
+        const job = await requireJobs(jobs).cancel(jobIdParam(params.id));
+        logger.info('job cancel requested', { jobId: job.id, by: accessKeyId });
+        return jsonResponse(jobJson(job), 202);
+      },
+    },
+  },
+  {
+    pattern: ['jobs', ':id', 'resume'],
+    methods: {
+      POST: async ({ jobs, params, logger, accessKeyId }) => {
+        const job = await requireJobs(jobs).resume(jobIdParam(params.id));
+        logger.info('job resumed', { jobId: job.id, execution: job.execution, by: accessKeyId });
+        return jsonResponse(jobJson(job), 202);
       },
     },
   },

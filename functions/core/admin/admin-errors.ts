@@ -8,6 +8,8 @@ import { BucketSettingsConflictError, ConfigConflictError } from '../control/con
 import { InvalidConfigError } from '../control/control-plane.js';
 import { ReadOnlyStoreError } from '../control/memory-config-store.js';
 import { ConfigError } from '../config/config-error.js';
+import { NoSuchJobError } from '../jobs/job-record.js';
+import { JobRequestError } from '../jobs/jobs-service.js';
 
 export class AdminError extends Error {
   constructor(
@@ -30,6 +32,7 @@ export const adminErrors = {
       405,
       `${method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`,
     ),
+  notImplemented: (message: string) => new AdminError('NotImplemented', 501, message),
   notAdmin: (accessKeyId: string) =>
     new AdminError(
       'AccessDenied',
@@ -65,6 +68,8 @@ export function toAdminError(error: unknown, requestId: string): AdminError {
       current_revision: error.currentRevision,
     });
   }
+  if (error instanceof JobRequestError) return new AdminError('BadRequest', 400, error.message);
+  if (error instanceof NoSuchJobError) return new AdminError('NotFound', 404, error.message);
   if (error instanceof ReadOnlyStoreError) return new AdminError('ReadOnlyStore', 409, error.message);
   if (error instanceof ConfigError) {
     return new AdminError('InvalidConfig', 422, error.message, {

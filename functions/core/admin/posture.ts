@@ -6,6 +6,7 @@
 import type { BackendConfig } from '../config/schema.js';
 import type { Runtime } from '../control/runtime.js';
 import { MARKER, storedEncryption } from '../encryption/markers.js';
+import { objectState } from '../jobs/object-state.js';
 
 export interface BackendPosture {
   name: string;
@@ -65,12 +66,6 @@ export function backendPosture(runtime: Runtime): BackendPosture[] {
   });
 }
 
-/** True when a stored KMS key id (an ARN) names the configured key (an ARN, a key id or an alias). */
-function sameKmsKey(stored: string, configured: string | undefined): boolean {
-  if (configured === undefined) return false;
-  return stored === configured || stored.endsWith(`:key/${configured}`) || stored.endsWith(`/${configured}`);
-}
-
 async function countObjects(runtime: Runtime, bucket: string, limit: number): Promise<ObjectCounts> {
   const route = runtime.routes.resolve(bucket);
   const backend = runtime.config.backends.find((b) => b.name === route.backend.name)!;
@@ -96,22 +91,14 @@ async function countObjects(runtime: Runtime, bucket: string, limit: number): Pr
     for (const object of page.objects) {
       counts.counted++;
       const internal = object.metadata?.internal ?? {};
-      const encryption = storedEncryption(internal);
-      const keyId = internal[MARKER.keyId];
-      if (encryption === 'plain') counts.plaintext++;
-      else if (encryption === 'sse-c') counts.sse_c++;
-      else if (encryption === 'sse-kms' || encryption === 'sse-s3') {
-        if (encryption === e.mode) counts.current++;
-        else counts.native++;
-      } else if (keyId !== undefined && keyId === e.legacy?.id) counts.legacy_key++;
-      else if (
-        keyId !== undefined &&
-        encryption === e.mode &&
-        (keyId === e.current?.id || (encryption === 'aws-kms-envelope' && sameKmsKey(keyId, e.kmsKeyId)))
-      ) {
-        counts.current++;
-      } else {
-        const name = keyId ?? encryption;
+      const state = objectState(internal, e);
+      if (state === 'plaintext') counts.plaintext++;
+      else if (state === 'sse-c') counts.sse_c++;
+      else if (state === 'native') counts.native++;
+      else if (state === 'current') counts.current++;
+      else if (state === 'legacy-key') counts.legacy_key++;
+      else {
+        const name = internal[MARKER.keyId] ?? storedEncryption(internal);
         counts.other_keys[name] = (counts.other_keys[name] ?? 0) + 1;
       }
     }

@@ -10,6 +10,7 @@ import type { BackendConfig, BucketRoute, GatewayConfig } from '../config/schema
 import { BackendKeys } from '../encryption/data-keys.js';
 import type { KeyService } from '../encryption/kms.js';
 import { BucketRoutes } from '../routes.js';
+import type { WriteGate } from '../jobs/job-record.js';
 import type { BucketSettings, StoreStamp, StoredConfig } from './config-store.js';
 
 /** The backend adapters for a config's backends, made by the handler (the core makes no SDK clients). */
@@ -36,6 +37,8 @@ export interface Runtime {
   fingerprints: Record<string, string>;
   warnings: ConfigProblem[];
   bucketSettings: BucketSettings[];
+  /** The write gates of the buckets whose jobs hold one, by gateway bucket name. */
+  gates: ReadonlyMap<string, WriteGate>;
   secretsDigest: string;
   loadedAt: Date;
 }
@@ -105,6 +108,7 @@ export function buildRuntime(input: RuntimeInput): Runtime {
     fingerprints: input.fingerprints,
     warnings: [...input.warnings, ...problems],
     bucketSettings: input.bucketSettings,
+    gates: new Map(input.bucketSettings.flatMap((s) => (s.gate ? [[s.bucket, s.gate] as const] : []))),
     secretsDigest: input.secretsDigest,
     loadedAt: new Date(),
   };

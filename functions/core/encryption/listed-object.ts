@@ -37,16 +37,18 @@ export async function listedView(
   let size = listed.size;
   try {
     const encryption = storedEncryption(metadata.internal);
-    if (!isGatewayEncryption(encryption)) return { size: listed.size, etag: listed.etag };
+    if (!isGatewayEncryption(encryption)) {
+      return { size: listed.size, etag: metadata.internal[MARKER.etag] ?? listed.etag };
+    }
     size = listedSize({ size: listed.size, metadata });
     const sealed = metadata.internal[MARKER.sealed];
-    if (encryption !== 'aes256-gcm-proxy' || sealed === undefined || metadata.internal[MARKER.layout]) {
-      return { size, etag: listed.etag };
-    }
+    if (encryption !== 'aes256-gcm-proxy' || sealed === undefined) return { size, etag: listed.etag };
     const dataKey = await route.keys.open(encryption, metadata.internal, { bucket, key: listed.key });
     try {
-      const md5 = openValues(dataKey, sealed).md5;
-      return { size, etag: md5 === undefined ? listed.etag : `"${md5}"` };
+      const values = openValues(dataKey, sealed);
+      const multipart = metadata.internal[MARKER.layout] !== undefined;
+      const md5 = multipart ? undefined : values.md5;
+      return { size, etag: values.etag ?? (md5 === undefined ? listed.etag : `"${md5}"`) };
     } finally {
       dataKey.fill(0);
     }

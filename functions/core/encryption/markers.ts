@@ -10,6 +10,8 @@
  * | `sealed`     | plaintext-derived values (MD5 ETag, checksums) sealed under the data key, base64 |
  * | `layout`     | a multipart object's parts: `first[-last]:plaintextLength`, comma-separated runs |
  * | `layout-tag` | the layout's tag under the data key's layout key, base64                        |
+ * | `etag`       | the ETag clients see, where the stored form would show another (objects a job rewrote; in clear only on objects stored in clear or natively) |
+ * | `job`        | the id of the re-encrypt job that last rewrote the object (a re-run of its page counts it once) |
  */
 export const MARKER = {
   encryption: 'enc',
@@ -18,6 +20,8 @@ export const MARKER = {
   sealed: 'sealed',
   layout: 'layout',
   layoutTag: 'layout-tag',
+  etag: 'etag',
+  job: 'job',
 } as const;
 
 /** What the gateway encrypts itself, in the ciphertext format of docs/FORMAT.md. */

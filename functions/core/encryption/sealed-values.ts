@@ -16,6 +16,8 @@ export interface SealedValues {
   md5?: string;
   /** Checksums the client sent, verified over the plaintext: algorithm → base64 value. */
   checksums?: Record<string, string>;
+  /** The ETag clients see, quoted, when it is not the MD5 (a multipart object a job rewrote). */
+  etag?: string;
 }
 
 const INFO = 'sealgate/v1/sealed';

@@ -11,7 +11,7 @@ import type { Route } from '../routes.js';
 import type { ObjectName } from './data-keys.js';
 import { MARKER } from './markers.js';
 import { sealValues } from './sealed-values.js';
-import { CHECKSUM_MARKER, gatewayHeaders } from './stored-object.js';
+import { CHECKSUM_MARKER, gatewayHeaders, type OpenedObject } from './stored-object.js';
 import { nativeMarkers, nativeWriteHeaders, type WriteTarget } from './write-target.js';
 
 export interface StoreInput {
@@ -29,6 +29,11 @@ export interface StoreInput {
    * is still hashed and must match.
    */
   md5?: string;
+  /**
+   * The ETag clients are to see when it is not the plaintext MD5 (an object a job rewrote that was
+   * multipart, or native): sealed with the other values of a gateway-encrypted object.
+   */
+  etag?: string;
 }
 
 export interface Stored {
@@ -77,6 +82,7 @@ export async function storeObject(route: Route, name: ObjectName, given: StoreIn
       return sealValues(dataKey, {
         md5: digest ?? input.md5,
         ...(Object.keys(checksums).length > 0 && { checksums }),
+        ...(input.etag !== undefined && { etag: input.etag }),
       });
     };
     const upfront = input.md5 !== undefined && input.late === undefined;
@@ -91,7 +97,7 @@ export async function storeObject(route: Route, name: ObjectName, given: StoreIn
     );
     return {
       info,
-      etag: `"${digest ?? input.md5}"`,
+      etag: input.etag ?? `"${digest ?? input.md5}"`,
       headers: gatewayHeaders(target.mode, markers, target.customer),
     };
   } finally {
@@ -155,4 +161,16 @@ export async function* md5Tapped(
   const hex = hash.digest('hex');
   if (expected !== undefined && hex !== expected) throw errors.badDigest();
   done(hex);
+}
+
+/**
+ * An object's plaintext MD5 when it is known without reading it: sealed with a single-part
+ * gateway-encrypted object, or the ETag of a single-part object stored in clear.
+ */
+export function knownMd5(opened: OpenedObject): string | undefined {
+  if (opened.sealed?.md5 !== undefined && opened.layout?.partNumbers[0] === 0) return opened.sealed.md5;
+  if (opened.encryption !== 'plain' || opened.view.partsCount) return undefined;
+  if (opened.stored.metadata.internal[MARKER.etag] !== undefined) return undefined; // kept from a rewrite
+  const match = /^"([0-9a-f]{32})"$/.exec(opened.view.etag);
+  return match?.[1];
 }

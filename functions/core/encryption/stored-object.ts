@@ -66,8 +66,9 @@ export async function openObject(
   const internal = stored.metadata.internal;
   if (!isGatewayEncryption(encryption)) {
     if (customer) throw errors.ssecNotApplicable();
+    const etag = internal[MARKER.etag] ?? stored.etag;
     return {
-      view: { ...stored, metadata: { ...stored.metadata, internal: checksumMarkers(internal) } },
+      view: { ...stored, etag, metadata: { ...stored.metadata, internal: checksumMarkers(internal) } },
       stored,
       encryption,
       headers: nativeHeaders(stored),
@@ -86,7 +87,7 @@ export async function openObject(
   const view: ObjectInfo = {
     key: stored.key,
     size,
-    etag: !multipart && values.md5 !== undefined ? `"${values.md5}"` : stored.etag,
+    etag: values.etag ?? (!multipart && values.md5 !== undefined ? `"${values.md5}"` : stored.etag),
     lastModified: stored.lastModified,
     metadata: { headers: stored.metadata.headers, user: stored.metadata.user, internal: checksums },
   };
@@ -210,6 +211,7 @@ export async function readObject(
     const { info, body, range } = await route.backend.getObject(route.bucket, opened.stored.key, select);
     const view = {
       ...info,
+      etag: info.metadata.internal[MARKER.etag] ?? info.etag,
       metadata: { ...info.metadata, internal: checksumMarkers(info.metadata.internal) },
     };
     return { info: view, body, range };

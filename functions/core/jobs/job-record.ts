@@ -10,13 +10,7 @@ import type { BucketRouteSetting } from '../control/config-store.js';
 export type JobKind = 'reencrypt' | 'migrate';
 
 export type JobStatus =
-  | 'queued'
-  | 'running'
-  | 'cancelling'
-  | 'cancelled'
-  | 'succeeded'
-  | 'failed'
-  | 'succeeded-with-failures';
+  'queued' | 'running' | 'cancelling' | 'cancelled' | 'succeeded' | 'failed' | 'succeeded-with-failures';
 
 /** A status no task changes any more. */
 export const FINISHED: readonly JobStatus[] = ['cancelled', 'succeeded', 'failed', 'succeeded-with-failures'];
@@ -85,6 +79,7 @@ export interface JobRecord {
   updatedAt: string;
   /** When the write gate was armed: writes accepted before then may still land until the bound passes. */
   gateSince: string;
+  startedAt?: string;
   finishedAt?: string;
   /** The Step Functions execution (or local run) driving the job. */
   execution?: string;

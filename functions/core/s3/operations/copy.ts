@@ -1,7 +1,7 @@
 import type { ByteRange, ObjectInfo, ObjectMetadata } from '../../backend.js';
 import { customerKeyOf } from '../../encryption/customer-key.js';
 import { MARKER } from '../../encryption/markers.js';
-import { storeObject, type Stored } from '../../encryption/store-object.js';
+import { knownMd5, storeObject, type Stored } from '../../encryption/store-object.js';
 import { gatewayHeaders, openObject, readObject, type OpenedObject } from '../../encryption/stored-object.js';
 import {
   nativeMarkers,
@@ -175,14 +175,6 @@ async function copyInto(
     { bucket: op.bucket, key: op.key },
     { body, size: opened.view.size, metadata, target, md5: knownMd5(opened) },
   );
-}
-
-/** The source's plaintext MD5 when it is known without reading it: sealed, or a plain single-part ETag. */
-function knownMd5(opened: OpenedObject): string | undefined {
-  if (opened.sealed?.md5 !== undefined && opened.layout?.partNumbers[0] === 0) return opened.sealed.md5;
-  if (opened.encryption !== 'plain' || opened.view.partsCount) return undefined;
-  const match = /^"([0-9a-f]{32})"$/.exec(opened.view.etag);
-  return match?.[1];
 }
 
 /** Parses `x-amz-copy-source-range: bytes=first-last`, which must lie within the source object. */
