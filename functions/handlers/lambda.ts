@@ -8,92 +8,40 @@
  * Without a table, `SEALGATE_CONFIG` may carry a whole config (YAML or JSON): a fixed, read-only config for
  * tests and one-off setups; the admin API then refuses changes.
  */
-import { parse as parseYaml } from 'yaml';
-import { createBackends } from '../adapters/create-backends.js';
-import { createKeyServices } from '../adapters/create-key-services.js';
-import { DynamoConfigStore } from '../adapters/dynamodb-config-store.js';
+import { SfnJobRunner } from '../adapters/sfn-job-runner.js';
 import { streamHandle } from '../adapters/function-url.js';
-import { ConfigError } from '../core/config/config-error.js';
-import type { ConfigDocument, ConfigStore } from '../core/control/config-store.js';
-import { ControlPlane } from '../core/control/control-plane.js';
-import { MemoryConfigStore } from '../core/control/memory-config-store.js';
+import type { ConfigStore } from '../core/control/config-store.js';
+import type { ControlPlane } from '../core/control/control-plane.js';
 import { createGateway, type Gateway } from '../core/gateway.js';
+import { isJobStore } from '../core/jobs/job-record.js';
+import { JobsService } from '../core/jobs/jobs-service.js';
 import { jsonLogger, parseLevel } from '../core/logger.js';
-import { controlAwsFrom, reloadIntervalFrom, secretResolver } from './control-setup.js';
-
-function parseDocument(text: string, source: string): ConfigDocument {
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch (error) {
-    throw new ConfigError(source, error instanceof Error ? error.message : String(error));
-  }
-  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-    throw new ConfigError(source, 'must be a mapping (the config document)');
-  }
-  return document as ConfigDocument;
-}
-
-/** The store the function's environment names, and the document that seeds an empty one. */
-export function storeFromEnvironment(env: Record<string, string | undefined>): {
-  store: ConfigStore;
-  initial?: ConfigDocument;
-} {
-  const aws = controlAwsFrom(env);
-  if (env.SEALGATE_CONFIG_TABLE) {
-    const initial = env.SEALGATE_INITIAL_CONFIG;
-    return {
-      store: new DynamoConfigStore({
-        tableName: env.SEALGATE_CONFIG_TABLE,
-        endpoint: aws.endpoint,
-        region: aws.region,
-      }),
-      initial: initial ? parseDocument(initial, 'SEALGATE_INITIAL_CONFIG') : undefined,
-    };
-  }
-  const text = env.SEALGATE_CONFIG;
-  if (text === undefined || text.trim() === '') {
-    throw new ConfigError(
-      'SEALGATE_CONFIG_TABLE',
-      'is not set: the function reads its config from this DynamoDB table (or a fixed config from SEALGATE_CONFIG)',
-    );
-  }
-  return {
-    store: new MemoryConfigStore(
-      parseDocument(text, 'SEALGATE_CONFIG'),
-      'this function runs the fixed config of its SEALGATE_CONFIG variable: deploy it with a config table to change the config at run time',
-    ),
-  };
-}
+import { controlAwsFrom } from './control-setup.js';
+import { startLambdaControl } from './lambda-control.js';
 
 const logger = jsonLogger(parseLevel(process.env.SEALGATE_LOG_LEVEL));
 
+/** Jobs, where the store keeps them and the stack named the job state machine. */
+function jobsService(
+  env: Record<string, string | undefined>,
+  control: ControlPlane,
+  store: ConfigStore,
+): JobsService | undefined {
+  const stateMachineArn = env.SEALGATE_JOB_STATE_MACHINE;
+  if (!stateMachineArn || !isJobStore(store)) return undefined;
+  const aws = controlAwsFrom(env);
+  return new JobsService({
+    store,
+    runner: new SfnJobRunner({ stateMachineArn, endpoint: aws.endpoint, region: aws.region }),
+    runtime: () => control.current(),
+    now: () => new Date(),
+  });
+}
+
 async function init(env: Record<string, string | undefined>): Promise<Gateway> {
   try {
-    const { store, initial } = storeFromEnvironment(env);
-    const control = await ControlPlane.start({
-      store,
-      resolver: secretResolver(env, controlAwsFrom(env)),
-      backendFactory: (configs) => ({
-        backends: createBackends(configs),
-        keyServices: createKeyServices(configs),
-      }),
-      logger,
-      reloadIntervalMs: reloadIntervalFrom(env),
-      initialDocument: initial,
-      // The local server can generate a credential into its data folder; a Lambda container has none to keep it in.
-      check: (config) =>
-        config.credentials.length === 0
-          ? [
-              {
-                severity: 'error',
-                path: 'credentials',
-                message: 'at least one credential is required on Lambda',
-              },
-            ]
-          : [],
-    });
-    return createGateway({ control, logger });
+    const { control, store } = await startLambdaControl(env, logger);
+    return createGateway({ control, jobs: jobsService(env, control, store), logger });
   } catch (error) {
     // An init failure fails every invocation of this container; say why once, in the log.
     logger.error('init failed', { error: error instanceof Error ? error.message : String(error) });

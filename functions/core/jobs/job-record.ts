@@ -123,6 +123,11 @@ export interface JobStore {
   commitJob(next: JobRecord, expectedRevision: number, settings?: JobSettingsChange): Promise<JobRecord>;
 }
 
+/** Whether a config store keeps job records too (every adapter but a read-only memory store does). */
+export function isJobStore(store: object): store is JobStore {
+  return typeof (store as Partial<JobStore>).createJob === 'function';
+}
+
 export class BucketBusyError extends Error {
   constructor(
     readonly bucket: string,
