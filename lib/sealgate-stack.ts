@@ -1,12 +1,24 @@
 import { resolve } from 'node:path';
-import { Annotations, Aws, CfnOutput, Duration, Fn, Stack, Token, type StackProps } from 'aws-cdk-lib';
+import {
+  Annotations,
+  ArnFormat,
+  Aws,
+  CfnOutput,
+  Duration,
+  Fn,
+  Stack,
+  Token,
+  type StackProps,
+} from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, FunctionUrlAuthType, InvokeMode, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { formatProblem } from '../functions/core/config/problems.js';
+import { jobStateMachineDefinition } from '../functions/core/jobs/state-machine.js';
 import { ConfigTable } from './config-table.js';
 import type { DeployConfig } from './deploy-config.js';
 import { keyArn } from './kms-grants.js';
@@ -98,10 +110,7 @@ export class SealgateStack extends Stack {
     checkEnvironmentSize(environment);
 
     const gateway = new NodejsFunction(this, 'Gateway', {
-      entry: resolve(ROOT, 'functions/handlers/lambda.ts'),
-      handler: 'handler',
-      runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.ARM_64,
+      ...bundledFunction('functions/handlers/lambda.ts'),
       memorySize: props.memorySize ?? 1024,
       // A function URL invocation may last at most 15 minutes; a ranged GET of 200 MB at 2 MB/s takes ~100 s.
       timeout: Duration.minutes(15),
@@ -109,74 +118,10 @@ export class SealgateStack extends Stack {
       logGroup,
       environment,
       description: 'Sealgate S3 gateway (function URL, response streaming)',
-      projectRoot: ROOT,
-      depsLockFilePath: resolve(ROOT, 'package-lock.json'),
-      bundling: {
-        forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // Bundle the AWS SDK too: the function runs the version the tests ran, not the runtime's.
-        externalModules: [],
-        // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle needs one made for it.
-        banner:
-          "import { createRequire as sealgateCreateRequire } from 'node:module'; const require = sealgateCreateRequire(import.meta.url);",
-      },
     });
 
-    if (deploy.awsBuckets.length > 0) {
-      role.addToPrincipalPolicy(
-        new PolicyStatement({
-          sid: 'BackendBuckets',
-          actions: BUCKET_ACTIONS,
-          resources: deploy.awsBuckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}`),
-        }),
-      );
-      role.addToPrincipalPolicy(
-        new PolicyStatement({
-          sid: 'BackendObjects',
-          actions: OBJECT_ACTIONS,
-          resources: deploy.awsBuckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}/*`),
-        }),
-      );
-    }
-    if (deploy.awsBuckets.length > 0 || deploy.defaultBackendIsAws) {
-      // ListBuckets lists the default backend's buckets, and the S3 backend reads a bucket's creation date from
-      // it too; S3 grants s3:ListAllMyBuckets only on "*" (it reveals bucket names, nothing inside them).
-      role.addToPrincipalPolicy(
-        new PolicyStatement({ sid: 'ListBuckets', actions: ['s3:ListAllMyBuckets'], resources: ['*'] }),
-      );
-    }
-    const kmsStatements: [string, string[], string[]][] = [
-      ['EnvelopeKmsKeys', ENVELOPE_KMS_ACTIONS, deploy.kmsKeys.envelope],
-      ['SseKmsKeys', SSE_KMS_ACTIONS, deploy.kmsKeys.sseKms],
-      ['LegacyKmsKeys', DECRYPT_ONLY_KMS_ACTIONS, deploy.kmsKeys.decryptOnly],
-    ];
-    for (const [sid, actions, keys] of kmsStatements) {
-      if (keys.length > 0) role.addToPrincipalPolicy(new PolicyStatement({ sid, actions, resources: keys }));
-    }
-    // Any secret under the prefix, not only those the initial config names: configs applied later may name
-    // others, and rotating or adding a secret needs no deploy.
-    const prefix = deploy.secretPrefix;
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: 'Secrets',
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [`arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${prefix}*`],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: 'SecretParameters',
-        actions: ['ssm:GetParameter'],
-        resources: [
-          `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${prefix.replace(/\/$/, '')}/*`,
-        ],
-      }),
-    );
+    grantDataAccess(role, deploy);
+
     for (const warning of deploy.warnings) {
       Annotations.of(this).addWarningV2(`sealgate:config:${warning.path}`, formatProblem(warning));
     }
@@ -187,6 +132,23 @@ export class SealgateStack extends Stack {
           'routed under "buckets:" in the config; CreateBucket and any other bucket name get AccessDenied.',
       );
     }
+
+    const jobs = this.jobs(props, configTable, environment, gateway.timeout ?? Duration.minutes(15));
+    gateway.addEnvironment('SEALGATE_JOB_STATE_MACHINE', jobs.stateMachineArn);
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'JobExecutions',
+        actions: ['states:StartExecution'],
+        resources: [jobs.stateMachineArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'JobExecutionControl',
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [executionArns(this, jobs.stateMachineName)],
+      }),
+    );
 
     const url = gateway.addFunctionUrl({
       authType: FunctionUrlAuthType.NONE,
@@ -215,6 +177,132 @@ export class SealgateStack extends Stack {
       value: `{"endpoint":"${endpoint}","region":"${Aws.REGION}","forcePathStyle":true}`,
     });
   }
+
+  /**
+   * The job state machine (functions/core/jobs/state-machine.ts, the definition the local mode runs too)
+   * and its task function, with a role of its own: the config table, the data the gateway reaches, and
+   * nothing of Step Functions.
+   */
+  private jobs(
+    props: SealgateStackProps,
+    configTable: ConfigTable,
+    gatewayEnvironment: Record<string, string>,
+    gatewayTimeout: Duration,
+  ): StateMachine {
+    const logGroup = new LogGroup(this, 'JobTaskLogs', { retention: props.logRetention });
+    const role = new Role(this, 'JobTaskRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description:
+        'Sealgate job tasks: their log group and the config table, secrets under the prefix, the configured backend buckets and KMS keys',
+    });
+    logGroup.grantWrite(role);
+    configTable.grantGateway(role);
+    grantDataAccess(role, props.deploy);
+    const task = new NodejsFunction(this, 'JobTask', {
+      ...bundledFunction('functions/handlers/job-task.ts'),
+      memorySize: props.memorySize ?? 1024,
+      // One page within a budget well inside the timeout; Step Functions retries a page that timed out.
+      timeout: Duration.minutes(5),
+      role,
+      logGroup,
+      environment: {
+        ...gatewayEnvironment,
+        SEALGATE_JOB_BUDGET_MS: String(Duration.minutes(4).toMilliseconds()),
+        // A write accepted just before the gate went up may run as long as the gateway lets a request run.
+        SEALGATE_JOB_WRITE_BOUND_MS: String(gatewayTimeout.toMilliseconds()),
+      },
+      description: 'Sealgate job tasks (re-encrypt and migrate pages), run by the job state machine',
+    });
+    const stateMachineName = `${this.stackName}-jobs`;
+    const machineLogs = new LogGroup(this, 'JobStateMachineLogs', { retention: props.logRetention });
+    const machine = new StateMachine(this, 'Jobs', {
+      stateMachineName,
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromString(
+        JSON.stringify(jobStateMachineDefinition({ taskFunctionArn: task.functionArn })),
+      ),
+      logs: { destination: machineLogs, level: LogLevel.ERROR, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+    task.grantInvoke(machine);
+    // Continue-as-new starts a fresh execution of this same state machine.
+    machine.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'ContinueAsNew',
+        actions: ['states:StartExecution'],
+        resources: [
+          this.formatArn({
+            service: 'states',
+            resource: 'stateMachine',
+            resourceName: stateMachineName,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    new CfnOutput(this, 'JobStateMachine', {
+      value: machine.stateMachineArn,
+      description: 'The job state machine: each re-encrypt or migrate job is one of its executions',
+    });
+    return machine;
+  }
+}
+
+/**
+ * What both functions (the gateway and the job tasks) reach: the routed AWS buckets, the configured KMS keys,
+ * the secrets under the prefix.
+ */
+function grantDataAccess(role: Role, deploy: DeployConfig): void {
+  if (deploy.awsBuckets.length > 0) {
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'BackendBuckets',
+        actions: BUCKET_ACTIONS,
+        resources: deploy.awsBuckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}`),
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'BackendObjects',
+        actions: OBJECT_ACTIONS,
+        resources: deploy.awsBuckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}/*`),
+      }),
+    );
+  }
+  if (deploy.awsBuckets.length > 0 || deploy.defaultBackendIsAws) {
+    // ListBuckets lists the default backend's buckets, and the S3 backend reads a bucket's creation date from
+    // it too; S3 grants s3:ListAllMyBuckets only on "*" (it reveals bucket names, nothing inside them).
+    role.addToPrincipalPolicy(
+      new PolicyStatement({ sid: 'ListBuckets', actions: ['s3:ListAllMyBuckets'], resources: ['*'] }),
+    );
+  }
+  const kmsStatements: [string, string[], string[]][] = [
+    ['EnvelopeKmsKeys', ENVELOPE_KMS_ACTIONS, deploy.kmsKeys.envelope],
+    ['SseKmsKeys', SSE_KMS_ACTIONS, deploy.kmsKeys.sseKms],
+    ['LegacyKmsKeys', DECRYPT_ONLY_KMS_ACTIONS, deploy.kmsKeys.decryptOnly],
+  ];
+  for (const [sid, actions, keys] of kmsStatements) {
+    if (keys.length > 0) role.addToPrincipalPolicy(new PolicyStatement({ sid, actions, resources: keys }));
+  }
+  // Any secret under the prefix, not only those the initial config names: configs applied later may name
+  // others, and rotating or adding a secret needs no deploy.
+  const prefix = deploy.secretPrefix;
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'Secrets',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [`arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${prefix}*`],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      sid: 'SecretParameters',
+      actions: ['ssm:GetParameter'],
+      resources: [
+        `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${prefix.replace(/\/$/, '')}/*`,
+      ],
+    }),
+  );
 }
 
 /**
@@ -237,4 +325,40 @@ function checkEnvironmentSize(environment: Record<string, string>): void {
         '`sealgate config apply` after the deploy',
     );
   }
+}
+
+/** The ARNs of the executions of the named state machine. */
+function executionArns(stack: Stack, stateMachineName: string): string {
+  return stack.formatArn({
+    service: 'states',
+    resource: 'execution',
+    resourceName: `${stateMachineName}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/** How every function of the stack is built: nodejs22.x on arm64, an ESM bundle made by local esbuild. */
+function bundledFunction(entry: string) {
+  return {
+    entry: resolve(ROOT, entry),
+    handler: 'handler',
+    runtime: Runtime.NODEJS_22_X,
+    architecture: Architecture.ARM_64,
+    projectRoot: ROOT,
+    depsLockFilePath: resolve(ROOT, 'package-lock.json'),
+    bundling: {
+      forceDockerBundling: false,
+      format: OutputFormat.ESM,
+      target: 'node22',
+      mainFields: ['module', 'main'],
+      minify: true,
+      sourceMap: true,
+      sourcesContent: false,
+      // Bundle the AWS SDK too: the function runs the version the tests ran, not the runtime's.
+      externalModules: [],
+      // Some CommonJS dependencies call require() for Node built-ins; an ESM bundle needs one made for it.
+      banner:
+        "import { createRequire as sealgateCreateRequire } from 'node:module'; const require = sealgateCreateRequire(import.meta.url);",
+    },
+  };
 }

@@ -17,6 +17,11 @@ import type { JobRunner } from '../core/jobs/job-runner.js';
 import { STATE, jobStateMachineDefinition, type TaskEvent } from '../core/jobs/state-machine.js';
 
 export interface LocalJobRunnerOptions {
+  /**
+   * The state machine definition to run (default: {@link jobStateMachineDefinition}); the tests pass the
+   * one extracted from the synthesized stack. Every task state is run by its name, whatever its Resource.
+   */
+  definition?: Record<string, unknown>;
   /** Page tasks per execution before it continues as new (tests lower it). */
   iterationsPerExecution?: number;
   /** Pause between retries of a failed task, in ms (Step Functions' backoff when absent). */
@@ -156,12 +161,13 @@ export class LocalJobRunner implements JobRunner {
     this.machine ??= import('aws-local-stepfunctions').then(
       ({ StateMachine }) =>
         new StateMachine(
-          jobStateMachineDefinition({
-            taskFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:sealgate-job-task',
-            ...(this.options.iterationsPerExecution !== undefined && {
-              iterationsPerExecution: this.options.iterationsPerExecution,
-            }),
-          }) as never,
+          (this.options.definition ??
+            jobStateMachineDefinition({
+              taskFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:sealgate-job-task',
+              ...(this.options.iterationsPerExecution !== undefined && {
+                iterationsPerExecution: this.options.iterationsPerExecution,
+              }),
+            })) as never,
           { validationOptions: { checkArn: false } },
         ) as unknown as LocalStateMachine,
     );

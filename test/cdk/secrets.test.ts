@@ -100,10 +100,20 @@ describe('secrets in the deployed stack', () => {
       'NODE_OPTIONS',
       'SEALGATE_CONFIG_TABLE',
       'SEALGATE_INITIAL_CONFIG',
+      'SEALGATE_JOB_STATE_MACHINE',
       'SEALGATE_LOG_LEVEL',
     ]);
     const initial = variables.SEALGATE_INITIAL_CONFIG as string;
     for (const reference of REFERENCES) expect(initial).toContain(reference);
+    // The job tasks run on the same config, and nothing more secret.
+    expect(Object.keys(environment(synth(CONFIG), 'JobTask')).sort()).toEqual([
+      'NODE_OPTIONS',
+      'SEALGATE_CONFIG_TABLE',
+      'SEALGATE_INITIAL_CONFIG',
+      'SEALGATE_JOB_BUDGET_MS',
+      'SEALGATE_JOB_WRITE_BOUND_MS',
+      'SEALGATE_LOG_LEVEL',
+    ]);
   });
 
   it('may be read by the role under the prefix only: Secrets Manager names and SSM parameter paths', () => {

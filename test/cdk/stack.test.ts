@@ -79,6 +79,7 @@ describe('the Sealgate stack', () => {
       'NODE_OPTIONS',
       'SEALGATE_CONFIG_TABLE',
       'SEALGATE_INITIAL_CONFIG',
+      'SEALGATE_JOB_STATE_MACHINE',
       'SEALGATE_LOG_LEVEL',
     ]);
     expect(variables.SEALGATE_CONFIG_TABLE).toEqual({ Ref: table });

@@ -62,19 +62,46 @@ export type Statement = {
   Condition?: Record<string, unknown>;
 };
 
-/** Every statement of the role's policies. */
-export function statements(template: Template): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
-    (policy) =>
-      (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
-        .Statement,
-  );
+/**
+ * Every statement of one role's policies: the gateway function's role by default, another by the prefix of
+ * its logical id (`JobTaskRole`, `JobsRole`), or every role's with `'all'`.
+ */
+export function statements(template: Template, role = 'GatewayRole'): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((policy) => {
+      if (role === 'all') return true;
+      const roles = (policy as { Properties: { Roles: { Ref: string }[] } }).Properties.Roles;
+      return roles.some((r) => r.Ref.startsWith(role));
+    })
+    .flatMap(
+      (policy) =>
+        (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+          .Statement,
+    );
 }
 
-/** The function's environment variables as the template writes them. */
-export function environment(template: Template): Record<string, unknown> {
-  const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
-    Properties: { Environment: { Variables: Record<string, unknown> } };
-  };
-  return fn.Properties.Environment.Variables;
+/** A function's environment variables as the template writes them (the gateway's by default). */
+export function environment(template: Template, fn = 'Gateway'): Record<string, unknown> {
+  const [, found] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
+    new RegExp(`^${fn}[0-9A-F]{8}$`).test(id),
+  ) as [string, { Properties: { Environment: { Variables: Record<string, unknown> } } }];
+  return found.Properties.Environment.Variables;
+}
+
+/** A Lambda ARN put where the template references the task function (the local runner runs tasks by state name). */
+export const TASK_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:sealgate-job-task';
+
+/** The job state machine's definition as the template writes it, with the task function's ARN filled in. */
+export function synthesizedJobDefinition(template: Template): Record<string, unknown> {
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
+    Properties: { DefinitionString: string | { 'Fn::Join': [string, unknown[]] } };
+  }[];
+  const definition = machine.Properties.DefinitionString;
+  const text =
+    typeof definition === 'string'
+      ? definition
+      : definition['Fn::Join'][1]
+          .map((part) => (typeof part === 'string' ? part : TASK_FUNCTION_ARN))
+          .join('');
+  return JSON.parse(text) as Record<string, unknown>;
 }
