@@ -121,9 +121,12 @@ export class AdminClient {
     return this.send<T>('GET', route, query, undefined);
   }
 
-  /** POST a JSON body to `/_sealgate/admin/<route>`. */
-  post<T>(route: string, body: unknown): Promise<T> {
-    return this.send<T>('POST', route, {}, Buffer.from(JSON.stringify(body), 'utf8'));
+  /**
+   * POST a JSON body to `/_sealgate/admin/<route>`. `accept` lists error statuses whose JSON body is an
+   * answer rather than an error (a re-encrypt start that started nothing: 409 with every refusal).
+   */
+  post<T>(route: string, body: unknown, accept: number[] = []): Promise<T> {
+    return this.send<T>('POST', route, {}, Buffer.from(JSON.stringify(body), 'utf8'), accept);
   }
 
   private async send<T>(
@@ -131,6 +134,7 @@ export class AdminClient {
     route: string,
     query: Record<string, string>,
     body: Buffer | undefined,
+    accept: number[] = [],
   ): Promise<T> {
     const url = this.options.endpoint;
     const path = `${url.pathname.replace(/\/+$/, '')}${ADMIN_PREFIX}${route}`;
@@ -157,7 +161,7 @@ export class AdminClient {
       .map(([name, value]) => `${rfc3986(name)}=${rfc3986(value)}`)
       .join('&');
     const answer = await this.exchange(method, path + (search ? `?${search}` : ''), signed.headers, body);
-    return this.interpret<T>(answer);
+    return this.interpret<T>(answer, accept);
   }
 
   private exchange(
@@ -223,7 +227,10 @@ export class AdminClient {
     return new CliError(`cannot reach the gateway at ${this.endpoint}: ${error.message}`, EXIT_FAILURE, hint);
   }
 
-  private interpret<T>(answer: { status: number; contentType: string; body: Buffer }): T {
+  private interpret<T>(
+    answer: { status: number; contentType: string; body: Buffer },
+    accept: number[],
+  ): T {
     const text = answer.body.toString('utf8');
     let parsed: unknown;
     try {
@@ -235,6 +242,9 @@ export class AdminClient {
     if (ok && parsed !== undefined) return parsed as T;
     const error =
       parsed !== null && typeof parsed === 'object' ? (parsed as { error?: unknown }).error : undefined;
+    if (accept.includes(answer.status) && parsed !== null && typeof parsed === 'object' && !error) {
+      return parsed as T;
+    }
     if (!ok && error !== null && typeof error === 'object') {
       const fields = error as Record<string, unknown>;
       const code = typeof fields.code === 'string' ? fields.code : `HTTP${answer.status}`;

@@ -10,6 +10,11 @@ export interface CliIo {
   stderr: (text: string) => void;
   env: Record<string, string | undefined>;
   /**
+   * The terminal behind stderr, when it is one: live progress bars draw on it (the binary sets it).
+   * Without it, progress is a plain line per change on stderr.
+   */
+  terminal?: NodeJS.WritableStream;
+  /**
    * Where `serve` listens for SIGINT, SIGTERM and SIGHUP (default: the process). Tests pass an
    * EventEmitter and emit the signals themselves.
    */

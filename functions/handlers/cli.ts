@@ -9,6 +9,7 @@ runCli(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,
+  ...(process.stderr.isTTY && { terminal: process.stderr }),
 }).then(
   (code) => process.exit(code),
   (error: unknown) => {
