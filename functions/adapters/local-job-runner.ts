@@ -47,6 +47,7 @@ export class LocalJobRunner implements JobRunner {
   readonly kind = 'local' as const;
   private machine: Promise<LocalStateMachine> | undefined;
   private readonly running = new Map<string, Running>();
+  private readonly launches = new Map<string, number>();
   private stopped = false;
 
   constructor(
@@ -62,6 +63,11 @@ export class LocalJobRunner implements JobRunner {
   /** Aborts one execution (the job record stays as its last commit left it: resumable). */
   async stop(execution: string): Promise<void> {
     this.running.get(execution)?.abort();
+  }
+
+  /** How many executions this runner started for a job (continue-as-new adds one each time). */
+  executionsOf(jobId: string): number {
+    return this.launches.get(jobId) ?? 0;
   }
 
   /** Whether an execution is still running. */
@@ -101,6 +107,7 @@ export class LocalJobRunner implements JobRunner {
     if (this.stopped) throw new Error('the job runner is stopped');
     const machine = await this.stateMachine();
     const execution = `local:${randomUUID()}`;
+    this.launches.set(jobId, this.executionsOf(jobId) + 1);
     const input = { jobId, iteration: 0 };
     const handler = (event: TaskEvent) => this.runTaskState(event);
     const handlers = {

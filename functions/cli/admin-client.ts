@@ -227,10 +227,7 @@ export class AdminClient {
     return new CliError(`cannot reach the gateway at ${this.endpoint}: ${error.message}`, EXIT_FAILURE, hint);
   }
 
-  private interpret<T>(
-    answer: { status: number; contentType: string; body: Buffer },
-    accept: number[],
-  ): T {
+  private interpret<T>(answer: { status: number; contentType: string; body: Buffer }, accept: number[]): T {
     const text = answer.body.toString('utf8');
     let parsed: unknown;
     try {

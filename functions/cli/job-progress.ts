@@ -143,15 +143,18 @@ function lineDisplay(io: CliIo): ProgressDisplay {
 
 /** One live bar per job on the terminal, redrawn in place. */
 function barDisplay(terminal: NodeJS.WritableStream): ProgressDisplay {
-  const bars = new cliProgress.MultiBar({
-    stream: terminal,
-    barsize: 20,
-    format: (options, _params, payload: { job: JobAnswer }) => {
-      const fraction = fractionDone(payload.job);
-      const bar = fraction === undefined ? undefined : cliProgress.Format.BarFormat(fraction, options);
-      return progressLine(payload.job, bar);
+  const bars = new cliProgress.MultiBar(
+    {
+      stream: terminal,
+      barsize: 20,
+      format: (options, _params, payload: { job: JobAnswer }) => {
+        const fraction = fractionDone(payload.job);
+        const bar = fraction === undefined ? undefined : cliProgress.Format.BarFormat(fraction, options);
+        return progressLine(payload.job, bar);
+      },
     },
-  });
+    cliProgress.Presets.shades_classic,
+  );
   const byJob = new Map<string, cliProgress.SingleBar>();
   return {
     show(job) {

@@ -8,6 +8,7 @@ import { AdminApiError } from './admin-client.js';
 import { configCommands } from './config-commands.js';
 import { healthCommand } from './health.js';
 import { inspectCommand } from './inspect.js';
+import { jobsCommands } from './jobs.js';
 import { keysCommands } from './keys.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo, type SetExitCode } from './output.js';
 import { postureCommand } from './posture.js';
@@ -21,7 +22,8 @@ AWS_REGION or AWS_DEFAULT_REGION (default us-east-1). HTTPS with a private CA:
 --ca-bundle FILE or AWS_CA_BUNDLE.
 
 Exit codes: 0 ok; 1 failure (a refused config, a conflict, a degraded health,
-differences with config diff --exit-code); 2 usage error.`;
+differences with config diff --exit-code, a refused bucket or a job that did
+not succeed); 2 usage error.`;
 
 /**
  * Settings every command needs, applied down the tree (commander copies them only to commands made with
@@ -51,6 +53,7 @@ export function buildProgram(io: CliIo, setExitCode: SetExitCode): Command {
   program.addCommand(inspectCommand(io));
   program.addCommand(postureCommand(io));
   program.addCommand(healthCommand(io, setExitCode));
+  program.addCommand(jobsCommands(io, setExitCode));
   configureTree(program, io);
   return program;
 }

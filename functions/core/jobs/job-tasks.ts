@@ -119,7 +119,11 @@ async function reencryptPage(env: JobEnvironment, job: JobRecord, started: numbe
   const runtime = await env.runtime();
   const route = runtime.routes.resolve(job.bucket);
   const sweeping = job.phase === 'sweep';
+  // A write accepted before every instance saw the gate started before gateSince + settle and ended
+  // within the write bound after; the sweep looks at what was stored in that window (and, since a backend
+  // may date an object by when its write began, from before the gate went up).
   const sweepFrom = Date.parse(job.gateSince) - env.gateSettleMs - CLOCK_SKEW_MS;
+  const sweepTo = Date.parse(job.gateSince) + env.gateSettleMs + env.writeBoundMs + CLOCK_SKEW_MS;
   const page = await route.backend.listObjects(route.bucket, {
     prefix: '',
     after: job.cursor,
@@ -131,7 +135,12 @@ async function reencryptPage(env: JobEnvironment, job: JobRecord, started: numbe
   const known = new Set(job.problems.map((p) => p.key));
   let cursor = job.cursor;
   let stoppedEarly = false;
-  const objects = sweeping ? page.objects.filter((o) => o.lastModified.getTime() >= sweepFrom) : page.objects;
+  const objects = sweeping
+    ? page.objects.filter((o) => {
+        const at = o.lastModified.getTime();
+        return at >= sweepFrom && at <= sweepTo;
+      })
+    : page.objects;
   let index = 0;
   for (; index < objects.length; index += env.concurrency) {
     if (index > 0 && Date.now() - started > env.budgetMs) {
