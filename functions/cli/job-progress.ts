@@ -48,7 +48,7 @@ export function jobRoute(id: string, action?: string): string {
   return `jobs/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
 }
 
-/** Bytes in decimal units: `0 B`, `12.3 kB`, `4.5 MB`. */
+/** Bytes (or bytes per second) in decimal units: `0 B`, `12.3 kB`, `4.5 MB`. */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let value = bytes;
@@ -57,7 +57,7 @@ export function formatBytes(bytes: number): string {
     value /= 1000;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** A duration as `850 ms`, `42 s`, `3m05s`, `2h03m`. */
@@ -99,7 +99,7 @@ export function progressLine(job: JobAnswer, bar?: string): string {
   const seconds = workedSeconds(job);
   if (seconds !== undefined && objects > 0) {
     const rate = objects / seconds;
-    parts.push(`${rate.toFixed(1)} obj/s`, `${(bytes / seconds / 1e6).toFixed(1)} MB/s`);
+    parts.push(`${rate.toFixed(1)} obj/s`, `${formatBytes(bytes / seconds)}/s`);
     if (!isFinished(job) && total !== null && objects < total) {
       parts.push(`ETA ${formatDuration((total - objects) / rate)}`);
     }
@@ -141,7 +141,11 @@ function lineDisplay(io: CliIo): ProgressDisplay {
   };
 }
 
-/** One live bar per job on the terminal, redrawn in place. */
+/**
+ * One live bar per job on the terminal, redrawn in place. cli-progress turns line wrapping off while it
+ * draws (a wrapped line breaks the redraw); a Ctrl-C must not leave the terminal that way, so the first
+ * SIGINT or SIGTERM stops the bars and is raised again, to end the process as it would have.
+ */
 function barDisplay(terminal: NodeJS.WritableStream): ProgressDisplay {
   const bars = new cliProgress.MultiBar(
     {
@@ -156,6 +160,14 @@ function barDisplay(terminal: NodeJS.WritableStream): ProgressDisplay {
     cliProgress.Presets.shades_classic,
   );
   const byJob = new Map<string, cliProgress.SingleBar>();
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  const unhook = () => signals.forEach((signal) => process.off(signal, interrupted));
+  function interrupted(signal: NodeJS.Signals): void {
+    unhook();
+    bars.stop();
+    process.kill(process.pid, signal);
+  }
+  signals.forEach((signal) => process.once(signal, interrupted));
   return {
     show(job) {
       const bar = byJob.get(job.id);
@@ -163,6 +175,7 @@ function barDisplay(terminal: NodeJS.WritableStream): ProgressDisplay {
       else byJob.set(job.id, bars.create(job.counters.total ?? 0, job.counters.objects, { job }));
     },
     stop() {
+      unhook();
       bars.stop();
     },
   };

@@ -42,15 +42,16 @@ interface FollowOptions {
   interval: number;
 }
 
-const DEFAULT_INTERVAL_MS = 500;
+/** How often `--wait` and `--watch` ask for a job: often enough to look live, one small read each. */
+const POLL_INTERVAL_MS = 500;
 
 /** `--interval MS`, for the commands that poll. */
 function intervalOption(command: Command): Command {
   return command.option(
     '--interval <ms>',
-    `poll every this many milliseconds (default ${DEFAULT_INTERVAL_MS})`,
+    'with --wait or --watch: poll every this many milliseconds',
     positiveInteger,
-    DEFAULT_INTERVAL_MS,
+    POLL_INTERVAL_MS,
   );
 }
 
@@ -134,7 +135,10 @@ function reencryptCommand(io: CliIo, setExitCode: SetExitCode): Command {
     ),
   )
     .addOption(
-      new Option('--strategy <strategy>', 'full: decrypt and encrypt again; rewrap: new key id, same data')
+      new Option(
+        '--strategy <strategy>',
+        'full: every object under a new data key; rewrap: wrap the data key again where the mode allows (no data moved)',
+      )
         .choices(['full', 'rewrap'])
         .default('full'),
     )
@@ -217,7 +221,8 @@ function failuresCommand(io: CliIo): Command {
     const out = new Output(io, options.json === true);
     const answer = await adminClientFrom(options, io.env).get<FailuresAnswer>(jobRoute(id, 'failures'));
     out.result(answer, () => {
-      const head = `job ${answer.id}: ${answer.failed} failed, ${answer.problems.length} problems kept\n`;
+      const kept = answer.problems.length;
+      const head = `job ${answer.id}: ${answer.failed} failed, ${kept} problem${kept === 1 ? '' : 's'} kept\n`;
       if (answer.problems.length === 0) return head;
       const table = textTable(
         ['KEY', 'OUTCOME', 'REASON'],
