@@ -24,6 +24,19 @@ export class BucketRoutes {
     this.explicit = new Map(config.buckets.map((b) => [b.name, b]));
   }
 
+  /** A route to a bucket on a named backend, whatever the routes say (a migrate job's source and target). */
+  at(backendName: string, backendBucket: string): Route {
+    const backend = this.backends.get(backendName);
+    const keys = this.keys.get(backendName);
+    if (!backend || !keys) throw new Error(`backend ${backendName} is not configured`);
+    return { backend, bucket: backendBucket, keys };
+  }
+
+  /** Whether the config has a backend of this name. */
+  hasBackend(backendName: string): boolean {
+    return this.backends.has(backendName);
+  }
+
   resolve(bucket: string): Route {
     const route = this.explicit.get(bucket);
     const backendName = route?.backend ?? this.config.defaultBackend;

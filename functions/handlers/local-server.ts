@@ -169,6 +169,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     gateSettleMs: store.kind === 'dynamodb' ? reloadIntervalMs + 1000 : 0,
     ...jobSettingsFrom(options.env),
     onStep: options.onJobStep,
+    settingsChanged: () => control.reload(),
   };
   const jobRunner = new LocalJobRunner(jobEnv, options.jobRunner);
   const jobs = new JobsService({

@@ -321,6 +321,30 @@ const ROUTES: Route[] = [
     },
   },
   {
+    pattern: ['buckets', ':bucket', 'migrate'],
+    methods: {
+      POST: async (call) => {
+        const service = requireJobs(call.jobs);
+        const bucket = bucketParam(call);
+        const body = await call.body();
+        const backend = stringField(body, 'target_backend');
+        if (backend === undefined || backend === '') {
+          throw adminErrors.badRequest('"target_backend" must name a configured backend');
+        }
+        const deleteSource = body.delete_source ?? false;
+        if (typeof deleteSource !== 'boolean')
+          throw adminErrors.badRequest('"delete_source" must be true or false');
+        const job = await service.startMigrate(
+          bucket,
+          { backend, bucket: stringField(body, 'target_bucket'), deleteSource },
+          call.accessKeyId,
+        );
+        call.logger.info('migrate job started', { jobId: job.id, bucket, to: backend, by: call.accessKeyId });
+        return jsonResponse(jobJson(job), 202);
+      },
+    },
+  },
+  {
     pattern: ['jobs', ':id'],
     methods: {
       GET: async ({ jobs, params }) =>

@@ -8,7 +8,7 @@ import { BucketSettingsConflictError, ConfigConflictError } from '../control/con
 import { InvalidConfigError } from '../control/control-plane.js';
 import { ReadOnlyStoreError } from '../control/memory-config-store.js';
 import { ConfigError } from '../config/config-error.js';
-import { NoSuchJobError } from '../jobs/job-record.js';
+import { BucketBusyError, NoSuchJobError } from '../jobs/job-record.js';
 import { JobRequestError } from '../jobs/jobs-service.js';
 
 export class AdminError extends Error {
@@ -69,6 +69,9 @@ export function toAdminError(error: unknown, requestId: string): AdminError {
     });
   }
   if (error instanceof JobRequestError) return new AdminError('BadRequest', 400, error.message);
+  if (error instanceof BucketBusyError) {
+    return new AdminError('BucketBusy', 409, error.message, { bucket: error.bucket, job_id: error.jobId });
+  }
   if (error instanceof NoSuchJobError) return new AdminError('NotFound', 404, error.message);
   if (error instanceof ReadOnlyStoreError) return new AdminError('ReadOnlyStore', 409, error.message);
   if (error instanceof ConfigError) {

@@ -29,6 +29,9 @@ export interface JobParams {
   /** Migrate: the backend the bucket moves to, and the bucket's name there. */
   targetBackend?: string;
   targetBucket?: string;
+  /** Migrate: where the bucket lived when the job started (the copy's source, what cleanup deletes). */
+  sourceBackend?: string;
+  sourceBucket?: string;
   deleteSource?: boolean;
 }
 
@@ -43,6 +46,10 @@ export interface JobCounters {
   failed: number;
   /** Objects in the bucket, when a pass has counted them. */
   total?: number;
+  /** Migrate: objects whose copy matched the source. */
+  verified?: number;
+  /** Migrate: source objects deleted by the cleanup. */
+  deleted?: number;
 }
 
 /** One object a job could not (or would not) process. */
@@ -85,8 +92,10 @@ export interface JobRecord {
   execution?: string;
   /** Why a failed job failed. */
   error?: string;
-  /** Set by a cancel; the next task ends the job (before a migrate's flip) or lets it finish (after). */
+  /** Set by a cancel; the next task ends the job (a migrate can be cancelled only before its flip). */
   cancelRequested?: boolean;
+  /** Migrate: when the bucket's route moved to the target. */
+  flippedAt?: string;
 }
 
 /** A bucket's write gate: while it is set, writes to the bucket get 503 SlowDown on every instance. */

@@ -23,7 +23,9 @@ import {
   type JobSettingsChange,
   type JobStore,
 } from './job-record.js';
+import { migrateObject, verifyObject, type MigrateOutcome } from './migrate-object.js';
 import { reencryptObject, type RewriteOutcome } from './rewrite-object.js';
+import type { Route } from '../routes.js';
 import type { TaskEvent } from './state-machine.js';
 
 export interface JobEnvironment {
@@ -47,6 +49,11 @@ export interface JobEnvironment {
    * A throw there is a crash at that point (the fault-injection tests use it).
    */
   onStep?: (step: 'listed' | 'rewrote' | 'committed', jobId: string, key?: string) => void;
+  /**
+   * Called after a commit changed the bucket's settings (a gate lifted, a route flipped): an instance
+   * that runs its jobs in-process sees the change at once instead of at its next reload.
+   */
+  settingsChanged?: () => Promise<void>;
 }
 
 export interface TaskInput {
@@ -83,19 +90,18 @@ export async function runPage(env: JobEnvironment, input: TaskInput): Promise<Ta
   const job = await load(env, input.jobId);
   const iteration = (input.iteration ?? 0) + 1;
   if (FINISHED.includes(job.status)) return { ...output(input, 'done'), iteration };
-  if (job.cancelRequested) {
+  if (job.cancelRequested && job.flippedAt === undefined) {
     await commit(env, job, finished(env, job, 'cancelled'), { releaseGate: true });
     return { ...output(input, 'done'), iteration };
   }
   const wait = waitMs(env, job);
   if (wait > 0) return { ...output(input, 'wait', wait), iteration };
   if (job.phase === 'gate') {
-    await commit(env, job, { phase: 'rewrite' });
+    await commit(env, job, { phase: job.kind === 'migrate' ? 'copy' : 'rewrite' });
     return { ...output(input, 'page'), iteration };
   }
-  if (job.kind !== 'reencrypt')
-    throw new Error(`job ${job.id} is a ${job.kind} job, which this version cannot run`);
-  await reencryptPage(env, job, started);
+  if (job.kind === 'migrate') await migratePage(env, job, started);
+  else await reencryptPage(env, job, started);
   return { ...output(input, 'page'), iteration };
 }
 
@@ -113,36 +119,60 @@ export async function failJob(
   return output(input, 'done');
 }
 
-// --- re-encrypt ---
+// --- the passes over a listing ---
 
-async function reencryptPage(env: JobEnvironment, job: JobRecord, started: number): Promise<void> {
-  const runtime = await env.runtime();
-  const route = runtime.routes.resolve(job.bucket);
-  const sweeping = job.phase === 'sweep';
-  // A write accepted before every instance saw the gate started before gateSince + settle and ended
-  // within the write bound after; the sweep looks at what was stored in that window (and, since a backend
-  // may date an object by when its write began, from before the gate went up).
-  const sweepFrom = Date.parse(job.gateSince) - env.gateSettleMs - CLOCK_SKEW_MS;
-  const sweepTo = Date.parse(job.gateSince) + env.gateSettleMs + env.writeBoundMs + CLOCK_SKEW_MS;
-  const page = await route.backend.listObjects(route.bucket, {
+/** What one object's work came to (re-encrypt and migrate outcomes both fit). */
+type Outcome = RewriteOutcome | MigrateOutcome;
+
+interface Pass {
+  /** The bucket listed. */
+  route: Route;
+  /** Only objects stored in the sweep window (see {@link sweepWindow}). */
+  sweep: boolean;
+  work(key: string): Promise<Outcome>;
+  /** Adds an outcome to the counters and problems. */
+  count(tally: Tally, key: string, outcome: Outcome): void;
+}
+
+interface Tally {
+  counters: JobRecord['counters'];
+  problems: JobProblem[];
+  /** Keys the job recorded a problem for already. */
+  known: ReadonlySet<string>;
+  now: Date;
+}
+
+/**
+ * One page of a pass: lists from the cursor, works through the objects a few at a time until the budget
+ * is spent, and says where it stopped. The caller commits.
+ */
+async function runPass(
+  env: JobEnvironment,
+  job: JobRecord,
+  started: number,
+  pass: Pass,
+): Promise<{ change: Partial<JobRecord>; done: boolean }> {
+  const page = await pass.route.backend.listObjects(pass.route.bucket, {
     prefix: '',
     after: job.cursor,
     maxKeys: env.pageSize,
   });
   env.onStep?.('listed', job.id);
-  const counters = { ...job.counters };
-  const problems: JobProblem[] = [];
-  const known = new Set(job.problems.map((p) => p.key));
+  const tally: Tally = {
+    counters: { ...job.counters },
+    problems: [],
+    known: new Set(job.problems.map((p) => p.key)),
+    now: env.now(),
+  };
+  const window = sweepWindow(env, job);
+  const objects = pass.sweep
+    ? page.objects.filter(
+        (o) => o.lastModified.getTime() >= window.from && o.lastModified.getTime() <= window.to,
+      )
+    : page.objects;
   let cursor = job.cursor;
   let stoppedEarly = false;
-  const objects = sweeping
-    ? page.objects.filter((o) => {
-        const at = o.lastModified.getTime();
-        return at >= sweepFrom && at <= sweepTo;
-      })
-    : page.objects;
-  let index = 0;
-  for (; index < objects.length; index += env.concurrency) {
+  for (let index = 0; index < objects.length; index += env.concurrency) {
     if (index > 0 && Date.now() - started > env.budgetMs) {
       stoppedEarly = true;
       break;
@@ -150,44 +180,105 @@ async function reencryptPage(env: JobEnvironment, job: JobRecord, started: numbe
     const batch = objects.slice(index, index + env.concurrency);
     const outcomes = await Promise.all(
       batch.map(async (o) => {
-        const outcome = await reencryptObject(
-          route,
-          { bucket: job.bucket, key: o.key },
-          job.params.strategy ?? 'full',
-          job.id,
-        );
+        const outcome = await pass.work(o.key);
         env.onStep?.('rewrote', job.id, o.key);
         return outcome;
       }),
     );
-    outcomes.forEach((outcome, i) => {
-      tally(counters, problems, known, batch[i].key, outcome, sweeping, env.now());
-    });
+    outcomes.forEach((outcome, i) => pass.count(tally, batch[i].key, outcome));
     cursor = batch[batch.length - 1].key;
   }
-  if (!stoppedEarly) cursor = page.isTruncated ? (page.last ?? cursor) : cursor;
-  const phaseDone = !stoppedEarly && !page.isTruncated;
-  const change: Partial<JobRecord> = {
-    counters,
-    problems: [...job.problems, ...problems].slice(0, PROBLEMS_KEPT),
-    pages: job.pages + 1,
-    cursor,
+  if (!stoppedEarly && page.isTruncated) cursor = page.last ?? cursor;
+  return {
+    change: {
+      counters: tally.counters,
+      problems: [...job.problems, ...tally.problems].slice(0, PROBLEMS_KEPT),
+      pages: job.pages + 1,
+      cursor,
+    },
+    done: !stoppedEarly && !page.isTruncated,
   };
-  if (!phaseDone) {
+}
+
+/**
+ * A write accepted before every instance saw the gate started before gateSince + settle and ended within
+ * the write bound after; the sweep looks at what was stored in that window (from before the gate went up
+ * too, since a backend may date an object by when its write began).
+ */
+function sweepWindow(env: JobEnvironment, job: JobRecord): { from: number; to: number } {
+  const since = Date.parse(job.gateSince);
+  return {
+    from: since - env.gateSettleMs - CLOCK_SKEW_MS,
+    to: since + env.gateSettleMs + env.writeBoundMs + CLOCK_SKEW_MS,
+  };
+}
+
+/** Counts an outcome of a first pass: every object, its bytes, and what became of it. */
+function countFirstPass(tally: Tally, key: string, outcome: Outcome): void {
+  tally.counters.objects++;
+  tally.counters.bytes += outcome.bytes;
+  countOutcome(tally, key, outcome);
+}
+
+/**
+ * Counts an outcome of a sweep, which looks again at objects the first pass counted: only what it
+ * changed, and a failure only where the job recorded none for the key already.
+ */
+function countSweep(tally: Tally, key: string, outcome: Outcome): void {
+  if (outcome.outcome === 'skipped') return;
+  if (outcome.outcome === 'rewritten' && outcome.how === 'earlier') return;
+  if (outcome.outcome === 'failed' && tally.known.has(key)) return;
+  countOutcome(tally, key, outcome);
+}
+
+function countOutcome(tally: Tally, key: string, outcome: Outcome): void {
+  const { counters } = tally;
+  if (outcome.outcome === 'rewritten') counters.rewritten++;
+  else if (outcome.outcome === 'failed') counters.failed++;
+  else counters.skipped++;
+  if (outcome.outcome === 'failed') {
+    problem(tally, key, 'failed', outcome.reason);
+  } else if (outcome.outcome === 'skipped' && outcome.reason === 'sse-c') {
+    problem(
+      tally,
+      key,
+      'skipped',
+      'encrypted with a customer-provided key (SSE-C): the gateway holds no key to rewrite it',
+    );
+  }
+}
+
+function problem(tally: Tally, key: string, outcome: JobProblem['outcome'], reason: string): void {
+  tally.problems.push({ key, outcome, reason, at: tally.now.toISOString() });
+}
+
+// --- re-encrypt ---
+
+async function reencryptPage(env: JobEnvironment, job: JobRecord, started: number): Promise<void> {
+  const runtime = await env.runtime();
+  const route = runtime.routes.resolve(job.bucket);
+  const sweep = job.phase === 'sweep';
+  const { change, done } = await runPass(env, job, started, {
+    route,
+    sweep,
+    work: (key) => reencryptObject(route, { bucket: job.bucket, key }, job.params.strategy ?? 'full', job.id),
+    count: sweep ? countSweep : countFirstPass,
+  });
+  if (!done) {
     await commit(env, job, change);
-    env.onStep?.('committed', job.id);
+  } else if (!sweep) {
+    const counters = { ...change.counters!, total: change.counters!.objects };
+    await commit(env, job, { ...change, phase: 'sweep', cursor: undefined, counters });
+  } else {
+    await finish(env, job, change);
     return;
   }
-  if (!sweeping) {
-    await commit(env, job, {
-      ...change,
-      phase: 'sweep',
-      cursor: undefined,
-      counters: { ...counters, total: counters.objects },
-    });
-    env.onStep?.('committed', job.id);
-    return;
-  }
+  env.onStep?.('committed', job.id);
+}
+
+/** The job's last commit: succeeded, or succeeded-with-failures; the gate is lifted with it. */
+async function finish(env: JobEnvironment, job: JobRecord, change: Partial<JobRecord>): Promise<void> {
+  const counters = change.counters ?? job.counters;
   const status = counters.failed > 0 ? 'succeeded-with-failures' : 'succeeded';
   await commit(
     env,
@@ -195,46 +286,106 @@ async function reencryptPage(env: JobEnvironment, job: JobRecord, started: numbe
     { ...change, ...finished(env, job, status), cursor: undefined },
     { releaseGate: true },
   );
-  env.logger.info('job finished', { jobId: job.id, bucket: job.bucket, status, ...counters });
+  env.logger.info('job finished', { jobId: job.id, bucket: job.bucket, kind: job.kind, status, ...counters });
 }
 
-function tally(
-  counters: JobRecord['counters'],
-  problems: JobProblem[],
-  known: ReadonlySet<string>,
-  key: string,
-  outcome: RewriteOutcome,
-  sweeping: boolean,
-  now: Date,
-): void {
-  // The sweep looks again at objects the rewrite pass already counted: it counts only what it changes,
-  // and a failure only where the pass did not record one for the key already.
-  if (
-    sweeping &&
-    (outcome.outcome === 'skipped' ||
-      (outcome.outcome === 'rewritten' && outcome.how === 'earlier') ||
-      (outcome.outcome === 'failed' && known.has(key)))
-  ) {
-    return;
-  }
-  if (!sweeping) {
-    counters.objects++;
-    counters.bytes += outcome.bytes;
-  }
-  if (outcome.outcome === 'rewritten') counters.rewritten++;
-  else if (outcome.outcome === 'failed') counters.failed++;
-  else counters.skipped++;
-  if (outcome.outcome === 'failed' || (outcome.outcome === 'skipped' && outcome.reason === 'sse-c')) {
-    problems.push({
-      key,
-      outcome: outcome.outcome,
-      reason:
-        outcome.outcome === 'failed'
-          ? outcome.reason
-          : 'encrypted with a customer-provided key (SSE-C): the gateway holds no key to rewrite it',
-      at: now.toISOString(),
+// --- migrate ---
+
+/**
+ * A migrate job's phases after the gate: copy (every object, source to target), sweep (objects stored
+ * around the gate, copied again), verify (every object compared by content), flip (the bucket's route
+ * moves to the target, the gate is lifted, in one conditional write; not when anything failed), cleanup
+ * (only with delete_source: after every instance has seen the flip, the source's objects are deleted).
+ */
+async function migratePage(env: JobEnvironment, job: JobRecord, started: number): Promise<void> {
+  const runtime = await env.runtime();
+  const { sourceBackend, sourceBucket, targetBackend, targetBucket } = job.params;
+  const source = runtime.routes.at(sourceBackend!, sourceBucket!);
+  const target = runtime.routes.at(targetBackend!, targetBucket!);
+  const name = (key: string) => ({ bucket: job.bucket, key });
+  if (job.phase === 'copy' || job.phase === 'sweep') {
+    const sweep = job.phase === 'sweep';
+    const { change, done } = await runPass(env, job, started, {
+      route: source,
+      sweep,
+      // The sweep copies again what may have changed after the first pass copied it.
+      work: (key) => migrateObject(source, target, name(key), job.id, { again: sweep }),
+      // The sweep copies anew what the first pass counted: only its failures count.
+      count: sweep
+        ? (tally, key, outcome) => {
+            if (outcome.outcome === 'failed' && !tally.known.has(key)) countOutcome(tally, key, outcome);
+          }
+        : countFirstPass,
     });
+    const next: Partial<JobRecord> = done
+      ? sweep
+        ? { ...change, phase: 'verify', cursor: undefined }
+        : {
+            ...change,
+            phase: 'sweep',
+            cursor: undefined,
+            counters: { ...change.counters!, total: change.counters!.objects },
+          }
+      : change;
+    await commit(env, job, next);
+  } else if (job.phase === 'verify') {
+    const { change, done } = await runPass(env, job, started, {
+      route: source,
+      sweep: false,
+      work: async (key) => {
+        const difference = await verifyObject(source, target, name(key));
+        return difference === undefined
+          ? { outcome: 'rewritten', bytes: 0, how: 'earlier' }
+          : { outcome: 'failed', bytes: 0, reason: `verify: ${difference}` };
+      },
+      count: (tally, key, outcome) => {
+        if (outcome.outcome === 'failed') {
+          if (!tally.known.has(key)) tally.counters.failed++;
+          problem(tally, key, 'failed', outcome.reason);
+        } else {
+          tally.counters.verified = (tally.counters.verified ?? 0) + 1;
+        }
+      },
+    });
+    await commit(env, job, done ? { ...change, phase: 'flip', cursor: undefined } : change);
+  } else if (job.phase === 'flip') {
+    if (job.counters.failed > 0) {
+      const error =
+        `${job.counters.failed} objects failed to copy or verify (see the failures): the route stays on ` +
+        `${sourceBackend}, which stays authoritative and untouched`;
+      await commit(env, job, { ...finished(env, job, 'failed'), error }, { releaseGate: true });
+      env.logger.error('migrate job failed before its flip', { jobId: job.id, bucket: job.bucket, error });
+      return;
+    }
+    const flippedAt = env.now().toISOString();
+    const route = { backend: targetBackend!, backendBucket: targetBucket! };
+    if (job.params.deleteSource) {
+      await commit(
+        env,
+        job,
+        { phase: 'cleanup', cursor: undefined, flippedAt },
+        { route, releaseGate: true },
+      );
+    } else {
+      await commit(env, job, { ...finished(env, job, 'succeeded'), flippedAt }, { route, releaseGate: true });
+    }
+    env.logger.info('bucket route flipped', { jobId: job.id, bucket: job.bucket, ...route });
+  } else if (job.phase === 'cleanup') {
+    const { change, done } = await runPass(env, job, started, {
+      route: source,
+      sweep: false,
+      work: async (key) => {
+        await source.backend.deleteObject(source.bucket, key);
+        return { outcome: 'rewritten', bytes: 0, how: 'earlier' };
+      },
+      count: (tally) => {
+        tally.counters.deleted = (tally.counters.deleted ?? 0) + 1;
+      },
+    });
+    if (!done) await commit(env, job, change);
+    else await commit(env, job, { ...change, ...finished(env, job, 'succeeded'), cursor: undefined });
   }
+  env.onStep?.('committed', job.id);
 }
 
 // --- plumbing ---
@@ -247,7 +398,9 @@ function waitMs(env: JobEnvironment, job: JobRecord): number {
       ? since + env.gateSettleMs
       : job.phase === 'sweep' && job.cursor === undefined
         ? since + env.gateSettleMs + env.writeBoundMs
-        : 0;
+        : job.phase === 'cleanup' && job.flippedAt !== undefined
+          ? Date.parse(job.flippedAt) + env.gateSettleMs // every instance reads from the target by then
+          : 0;
   return Math.max(0, until - env.now().getTime());
 }
 
@@ -294,7 +447,9 @@ async function commit(
   if (next.cursor === undefined) delete next.cursor;
   if (next.cancelRequested === undefined) delete next.cancelRequested;
   try {
-    return await env.store.commitJob(next, job.revision, settings);
+    const committed = await env.store.commitJob(next, job.revision, settings);
+    if (settings) await env.settingsChanged?.();
+    return committed;
   } catch (error) {
     if (error instanceof JobConflictError) {
       env.logger.warn('job commit lost to another task; its page is dropped', { jobId: job.id });

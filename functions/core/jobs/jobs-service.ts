@@ -77,24 +77,7 @@ export class JobsService {
         result.refused.push(refusal);
         continue;
       }
-      const now = this.options.now();
-      const at = now.toISOString();
-      const job: JobRecord = {
-        id: newJobId(now, randomBytes(4).toString('hex')),
-        kind: 'reencrypt',
-        bucket,
-        params: { strategy },
-        status: 'queued',
-        phase: 'gate',
-        counters: { objects: 0, bytes: 0, rewritten: 0, skipped: 0, failed: 0 },
-        problems: [],
-        revision: 1,
-        pages: 0,
-        createdAt: at,
-        createdBy: by,
-        updatedAt: at,
-        gateSince: at,
-      };
+      const job = this.newJob('reencrypt', bucket, by, { strategy });
       try {
         created.push(await this.options.store.createJob(job));
       } catch (error) {
@@ -105,6 +88,53 @@ export class JobsService {
     if (created.length > 0) await this.options.refresh?.();
     for (const job of created) result.jobs.push(await this.launch(job));
     return result;
+  }
+
+  /**
+   * A migrate job for one bucket: to `targetBackend`, in the bucket `targetBucket` there (default: the
+   * bucket's name on its current backend), which must be empty (it is created when missing).
+   *
+   * @throws JobRequestError for a target the bucket cannot move to; BucketBusyError while a job holds it.
+   */
+  async startMigrate(
+    bucket: string,
+    target: { backend: string; bucket?: string; deleteSource: boolean },
+    by: string,
+  ): Promise<JobRecord> {
+    const runtime = await this.options.runtime();
+    const refusal = await this.refusal(runtime, bucket);
+    if (refusal?.code === 'BucketBusy') throw new BucketBusyError(bucket, refusal.jobId!);
+    if (refusal) throw new JobRequestError(`bucket ${bucket} ${refusal.reason}`);
+    if (!runtime.routes.hasBackend(target.backend)) {
+      throw new JobRequestError(`the config has no backend "${target.backend}" to migrate to`);
+    }
+    const source = runtime.routes.resolve(bucket);
+    const targetBucket = target.bucket ?? source.bucket;
+    if (!isValidBucketName(targetBucket)) {
+      throw new JobRequestError(`"${targetBucket}" is not a valid S3 bucket name for the target`);
+    }
+    if (source.backend.name === target.backend && source.bucket === targetBucket) {
+      throw new JobRequestError(`bucket ${bucket} is stored in ${targetBucket} on ${target.backend} already`);
+    }
+    const to = runtime.routes.at(target.backend, targetBucket);
+    if (!(await to.backend.bucketExists(to.bucket))) {
+      await to.backend.createBucket(to.bucket);
+    } else if ((await to.backend.listObjects(to.bucket, { prefix: '', maxKeys: 1 })).objects.length > 0) {
+      throw new JobRequestError(
+        `the target bucket ${targetBucket} on ${target.backend} holds objects already: migrate into an empty bucket, ` +
+          'so that what the bucket serves after the flip is exactly what it served before',
+      );
+    }
+    const job = this.newJob('migrate', bucket, by, {
+      targetBackend: target.backend,
+      targetBucket,
+      sourceBackend: source.backend.name,
+      sourceBucket: source.bucket,
+      deleteSource: target.deleteSource,
+    });
+    const created = await this.options.store.createJob(job);
+    await this.options.refresh?.();
+    return this.launch(created);
   }
 
   async job(id: string): Promise<JobRecord> {
@@ -130,6 +160,12 @@ export class JobsService {
         );
       }
       if (job.cancelRequested) return job;
+      if (job.flippedAt !== undefined) {
+        throw new JobRequestError(
+          `job ${id} has flipped bucket ${job.bucket} to ${job.params.targetBackend} already: a migrate can be ` +
+            'cancelled only before its flip (migrate the bucket back to undo it)',
+        );
+      }
       const next: JobRecord = {
         ...job,
         status: 'cancelling',
@@ -152,6 +188,32 @@ export class JobsService {
       throw new JobRequestError(`job ${id} has finished (${job.status}): start a new job instead`);
     }
     return this.launch(job);
+  }
+
+  private newJob(
+    kind: JobRecord['kind'],
+    bucket: string,
+    by: string,
+    params: JobRecord['params'],
+  ): JobRecord {
+    const now = this.options.now();
+    const at = now.toISOString();
+    return {
+      id: newJobId(now, randomBytes(4).toString('hex')),
+      kind,
+      bucket,
+      params,
+      status: 'queued',
+      phase: 'gate',
+      counters: { objects: 0, bytes: 0, rewritten: 0, skipped: 0, failed: 0 },
+      problems: [],
+      revision: 1,
+      pages: 0,
+      createdAt: at,
+      createdBy: by,
+      updatedAt: at,
+      gateSince: at,
+    };
   }
 
   private async launch(job: JobRecord): Promise<JobRecord> {

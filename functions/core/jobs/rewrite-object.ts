@@ -104,7 +104,6 @@ async function rewrite(
     user: view.metadata.user,
     internal: withoutEncryptionMarkers(stored.metadata.internal),
   };
-  const checksums = view.metadata.internal;
 
   if (strategy === 'rewrap' && opened.dataKey !== undefined && target.kind === 'gateway') {
     const markers = await route.keys.wrap(opened.dataKey, name);
@@ -131,10 +130,30 @@ async function rewrite(
     return 'copy';
   }
 
-  const read = await readObject(route, opened);
+  await storeAgain(route, opened, route, name, { [MARKER.job]: jobId });
+  return 'full';
+}
+
+/**
+ * Stores an opened object's plaintext again, as `to`'s backend is configured now: a new data key for a
+ * gateway-encrypted result. Stored headers, user metadata, checksums and the ETag clients see stay as
+ * they were; `markers` are added (the job's own). Shared by re-encrypt (`from` = `to`) and migrate.
+ */
+export async function storeAgain(
+  from: Route,
+  opened: OpenedObject,
+  to: Route,
+  name: ObjectName,
+  markers: Record<string, string>,
+): Promise<void> {
+  const target = writeTarget(to.keys, NO_HEADERS);
+  const { view, stored } = opened;
+  const kept = withoutEncryptionMarkers(stored.metadata.internal);
+  const read = await readObject(from, opened);
   const metadata: ObjectMetadata = {
-    ...kept,
-    internal: { ...kept.internal, ...checksums, [MARKER.job]: jobId },
+    headers: view.metadata.headers,
+    user: view.metadata.user,
+    internal: { ...kept, ...view.metadata.internal, ...markers },
   };
   // The ETag clients saw is kept where it is not the plaintext MD5 (a multipart or native object's, or
   // one a job kept before): sealed for a gateway-encrypted result, a marker for one stored in clear or
@@ -142,7 +161,7 @@ async function rewrite(
   const md5 = knownMd5(opened);
   const keepEtag = md5 === undefined || view.etag !== `"${md5}"`;
   if (keepEtag && target.kind !== 'gateway') metadata.internal[MARKER.etag] = view.etag;
-  await storeObject(route, name, {
+  await storeObject(to, name, {
     body: read.body,
     size: view.size,
     metadata,
@@ -150,7 +169,6 @@ async function rewrite(
     ...(md5 !== undefined && { md5 }),
     ...(keepEtag && target.kind === 'gateway' && { etag: view.etag }),
   });
-  return 'full';
 }
 
 function messageOf(error: unknown): string {
