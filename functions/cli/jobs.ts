@@ -172,6 +172,46 @@ function reencryptCommand(io: CliIo, setExitCode: SetExitCode): Command {
     );
 }
 
+function migrateCommand(io: CliIo, setExitCode: SetExitCode): Command {
+  return intervalOption(
+    jsonOption(
+      remoteOptions(
+        new Command('migrate')
+          .description(
+            'move a bucket to another backend: copy, verify, flip its route, and (with --delete-source) clean up',
+          )
+          .argument('<bucket>', 'the gateway bucket'),
+      ),
+    ),
+  )
+    .requiredOption('--to <backend>', 'the backend to move the bucket to')
+    .option('--target-bucket <name>', "the bucket's name on the target (default: its name on the source)")
+    .option('--delete-source', "after the flip, delete the source's objects")
+    .option('--wait', 'follow the job until it finishes (exit 1 unless it succeeded)')
+    .action(
+      async (
+        bucket: string,
+        options: RemoteCommandOptions &
+          FollowOptions & { to: string; targetBucket?: string; deleteSource?: boolean; wait?: boolean },
+      ) => {
+        const out = new Output(io, options.json === true);
+        const client = adminClientFrom(options, io.env);
+        const job = await client.post<JobAnswer>(`buckets/${encodeURIComponent(bucket)}/migrate`, {
+          target_backend: options.to,
+          ...(options.targetBucket !== undefined && { target_bucket: options.targetBucket }),
+          delete_source: options.deleteSource === true,
+        });
+        if (!options.wait) {
+          out.result(job, () => `started ${job.id} on bucket ${job.bucket}, to backend ${options.to}\n`);
+          return;
+        }
+        if (!out.json) io.stdout(`started ${job.id} on bucket ${job.bucket}, to backend ${options.to}\n`);
+        const succeeded = await waitAndSummarise(client, [job], io, out, options, ([ended]) => ended);
+        setExitCode(succeeded ? EXIT_OK : EXIT_FAILURE);
+      },
+    );
+}
+
 function statusCommand(io: CliIo, setExitCode: SetExitCode): Command {
   return intervalOption(
     jsonOption(
@@ -250,8 +290,9 @@ function jobActionCommand(io: CliIo, action: 'cancel' | 'resume', description: s
 
 export function jobsCommands(io: CliIo, setExitCode: SetExitCode): Command {
   return new Command('jobs')
-    .description('re-encrypt jobs: start, list, watch, problems, cancel, resume (admin API)')
+    .description('re-encrypt and migrate jobs: start, list, watch, problems, cancel, resume (admin API)')
     .addCommand(reencryptCommand(io, setExitCode))
+    .addCommand(migrateCommand(io, setExitCode))
     .addCommand(statusCommand(io, setExitCode))
     .addCommand(failuresCommand(io))
     .addCommand(

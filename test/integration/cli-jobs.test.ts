@@ -4,7 +4,7 @@
  * re-encrypt jobs started, followed, listed, cancelled and resumed from the command line. Nothing the CLI
  * prints may hold a secret.
  */
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startLocalServer, type LocalServer } from '../../functions/handlers/local-server.js';
-import { capturingLogger } from '../support/admin.js';
+import { admin, capturingLogger } from '../support/admin.js';
 import { TEST_CREDENTIALS } from '../support/gateway.js';
 import type { JobJson } from '../support/jobs.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
@@ -43,6 +43,9 @@ function configYaml(key: 'A' | 'B', legacy?: 'A'): string {
     );
   }
   lines.push(
+    '  - name: other',
+    '    type: filesystem',
+    '    path: ./other',
     'default_backend: main',
     'credentials:',
     `  - access_key_id: ${TEST_CREDENTIALS.accessKeyId}`,
@@ -133,7 +136,7 @@ describe('sealgate jobs against the local server', () => {
       credentials: TEST_CREDENTIALS,
       maxAttempts: 1,
     });
-    for (const bucket of ['photos', 'vault', 'idle']) {
+    for (const bucket of ['photos', 'vault', 'idle', 'moving']) {
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
     }
     for (const key of PHOTOS) {
@@ -151,6 +154,7 @@ describe('sealgate jobs against the local server', () => {
       }),
     );
     await client.send(new PutObjectCommand({ Bucket: 'idle', Key: 'only', Body: 'x' }));
+    await client.send(new PutObjectCommand({ Bucket: 'moving', Key: 'box', Body: 'moved whole' }));
     await configure('B', 'A');
   });
 
@@ -317,6 +321,25 @@ describe('sealgate jobs against the local server', () => {
     expect(resume.stderr).toContain(`job ${photosJob} has finished (succeeded): start a new job instead`);
   });
 
+  it('migrate --to BACKEND --wait: copies, verifies and flips the bucket, exit 0; it then reads from there', async () => {
+    const result = await sg(['jobs', 'migrate', 'moving', '--to', 'other', '--wait', '--interval', '100']);
+    expect(result.code, result.stderr).toBe(0);
+    const [id] = startedIds(result);
+    expect(result.stdout).toMatch(new RegExp(`^${id} moving succeeded: 1 objects`, 'm'));
+    const job = await jobJson(id);
+    expect(job).toMatchObject({ kind: 'migrate', status: 'succeeded', target_backend: 'other' });
+    const out = await client.send(new GetObjectCommand({ Bucket: 'moving', Key: 'box' }));
+    expect(await out.Body!.transformToString()).toBe('moved whole');
+    const { json } = await admin(server.endpoint, 'GET', 'buckets/moving/settings');
+    expect(json!.route).toEqual({ backend: 'other', backend_bucket: 'moving' });
+  });
+
+  it('migrate to a backend the config lacks: the reason, exit 1', async () => {
+    const result = await sg(['jobs', 'migrate', 'idle', '--to', 'nowhere']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('no backend "nowhere"');
+  });
+
   it('a job id the gateway does not know: its 404 message, exit 1', async () => {
     const result = await sg(['jobs', 'status', 'j-20000101000000-00000000']);
     expect(result.code).toBe(1);
@@ -329,6 +352,7 @@ describe('sealgate jobs against the local server', () => {
     ['a zero interval', ['jobs', 'reencrypt', 'photos', '--wait', '--interval', '0'], 'positive integer'],
     ['--watch without a job id', ['jobs', 'status', '--watch'], '--watch needs a job id'],
     ['no job id to cancel', ['jobs', 'cancel'], "missing required argument 'id'"],
+    ['migrate without --to', ['jobs', 'migrate', 'idle'], "required option '--to <backend>'"],
   ])('usage error, exit 2: %s', async (_, argv, message) => {
     const result = await sg(argv);
     expect(result.code).toBe(2);
