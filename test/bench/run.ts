@@ -18,6 +18,7 @@ import { startMoto, type MotoServer } from '../support/moto.js';
 import { runFormatBench } from './crypto-format.js';
 import { benchMode, selectedModes, type KmsSetup, type ModeName } from './encryption-modes.js';
 import { runColdStartBench } from './function-url-cold-start.js';
+import { runReencryptBench } from './reencrypt.js';
 import type { GatewayProcess } from './gateway-process.js';
 import { createKmsKey } from './kms-key.js';
 import { machineFacts } from './machine-facts.js';
@@ -225,6 +226,7 @@ async function main(): Promise<number> {
     await cleanup();
     progress('ciphertext format throughput');
     process.stdout.write(`${await runFormatBench()}\n\n`);
+    process.stdout.write(`${await runReencryptBench(progress)}\n\n`);
     progress('Lambda edge: bundle size and cold start');
     process.stdout.write(`${runColdStartBench()}\n`);
     return 0;
