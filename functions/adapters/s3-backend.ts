@@ -44,7 +44,7 @@ import type {
   WriteOptions,
 } from '../core/backend.js';
 import { bucketExists, createBucket, deleteBucket, listBuckets } from './s3/buckets.js';
-import { copyObject, replaceMetadata } from './s3/copy-object.js';
+import { copyObject, DEFAULT_COPY_LIMITS, replaceMetadata, type CopyLimits } from './s3/copy-object.js';
 import { listObjects } from './s3/listing.js';
 import {
   abortMultipartUpload,
@@ -69,6 +69,8 @@ export interface S3BackendOptions {
   /** The SDK's default credential chain when absent. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   forcePathStyle?: boolean;
+  /** Where copies switch to UploadPartCopy (default: CopyObject's 5 GiB, in 1 GiB ranges); tests lower it. */
+  copyLimits?: CopyLimits;
 }
 
 /** The Backend interface on one S3 client; each operation lives in its module under s3/. */
@@ -76,9 +78,11 @@ export class S3Backend implements Backend {
   readonly name: string;
   private readonly client: S3Client;
   private readonly region: string;
+  private readonly copyLimits: CopyLimits;
 
   constructor(options: S3BackendOptions) {
     this.name = options.name;
+    this.copyLimits = options.copyLimits ?? DEFAULT_COPY_LIMITS;
     this.region = options.region;
     this.client = new S3Client({
       region: options.region,
@@ -194,7 +198,7 @@ export class S3Backend implements Backend {
     metadata: ObjectMetadata,
     options: Pick<WriteOptions, 'native'> = {},
   ): Promise<ObjectInfo> {
-    return copyObject(this.client, source, bucket, key, metadata, options.native);
+    return copyObject(this.client, source, bucket, key, metadata, options.native, this.copyLimits);
   }
 
   listObjects(bucket: string, input: ListObjectsInput): Promise<ListObjectsOutput> {

@@ -1315,6 +1315,108 @@ describe('s3 backend', () => {
     );
   }
 
+  describe('copies above the single-copy limit', () => {
+    // The limit lowered from CopyObject's 5 GiB to 6 MiB, in 5 MiB ranges: a 12 MiB source takes three.
+    const limited = () =>
+      new S3Backend({
+        name: 'moto-limited',
+        endpoint: server.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+        copyLimits: { maxCopyBytes: 6 * 1024 * 1024, partBytes: 5 * 1024 * 1024 },
+      });
+
+    it('copies by UploadPartCopy ranges: the same bytes, the new metadata, a multipart ETag', async () => {
+      const copier = limited();
+      try {
+        const data = randomBytes(12 * 1024 * 1024 + 7);
+        await backend.putObject(
+          bucket,
+          'large/source',
+          chunksOf(data),
+          data.length,
+          metadata({ user: { v: '1' } }),
+        );
+        const info = await copier.copyObject(
+          { bucket, key: 'large/source' },
+          bucket,
+          'large/copy',
+          metadata({ user: { v: '2' }, internal: { 'key-id': 'k2' } }),
+        );
+        expect(info).toMatchObject({ size: data.length, partsCount: 3 });
+        expect(info.etag).toMatch(/^"[0-9a-f]{32}-3"$/);
+        const { info: read, body } = await backend.getObject(bucket, 'large/copy');
+        expect((await collect(body)).equals(data)).toBe(true);
+        expect(read.metadata.user).toEqual({ v: '2' });
+        expect(read.metadata.internal['key-id']).toBe('k2');
+        // Onto itself: S3's metadata replace, for sources of any size.
+        await copier.copyObject(
+          { bucket, key: 'large/copy' },
+          bucket,
+          'large/copy',
+          metadata({ user: { v: '3' } }),
+        );
+        const again = await backend.getObject(bucket, 'large/copy');
+        expect((await collect(again.body)).equals(data)).toBe(true);
+        expect(again.info.metadata.user).toEqual({ v: '3' });
+        // Small sources still take one CopyObject.
+        const small = Buffer.from('small');
+        await backend.putObject(bucket, 'large/small', chunksOf(small), small.length, metadata());
+        const one = await copier.copyObject(
+          { bucket, key: 'large/small' },
+          bucket,
+          'large/small-copy',
+          metadata(),
+        );
+        expect(one.etag).toBe(`"${md5(small)}"`);
+      } finally {
+        copier.close();
+      }
+    });
+
+    it('aborts its upload when a range fails: no upload and no copy are left behind', async () => {
+      // S3 failing every copy of the second range (the SDK's retries included).
+      const proxy = await countingProxy(server.endpoint, {
+        intercept: (req, res) => {
+          if (req.headers['x-amz-copy-source-range'] !== 'bytes=5242880-7340031') return false;
+          res.writeHead(500, { 'content-type': 'application/xml' });
+          res.end(
+            '<?xml version="1.0"?><Error><Code>InternalError</Code><Message>injected</Message></Error>',
+          );
+          return true;
+        },
+      });
+      const copier = new S3Backend({
+        name: 'moto-failing',
+        endpoint: proxy.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+        copyLimits: { maxCopyBytes: 6 * 1024 * 1024, partBytes: 5 * 1024 * 1024 },
+      });
+      try {
+        const data = randomBytes(7 * 1024 * 1024);
+        await backend.putObject(bucket, 'large/failing', chunksOf(data), data.length, metadata());
+        const failed = await copier
+          .copyObject({ bucket, key: 'large/failing' }, bucket, 'large/failed-copy', metadata())
+          .then(
+            () => undefined,
+            (error: unknown) => error,
+          );
+        expect(failed).toBeDefined();
+        expect(proxy.requests.some((r) => r.startsWith('DELETE'))).toBe(true);
+        expect(await backend.listMultipartUploads(bucket, 'large/')).toEqual([]);
+        await expect(backend.headObject(bucket, 'large/failed-copy')).rejects.toMatchObject({
+          code: 'NoSuchKey',
+        });
+      } finally {
+        copier.close();
+        await proxy.close();
+      }
+    });
+  });
+
   describe('native encryption', () => {
     // moto 5.2 takes any key id without checking that KMS holds such a key, and echoes it back.
     const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
