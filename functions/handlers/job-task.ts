@@ -3,9 +3,14 @@
  * (functions/core/jobs/job-tasks.ts). Init (module scope, once per container) starts the same control
  * plane the gateway runs, so the tasks read the bucket's route and keys as every gateway instance does.
  * Each invocation's time budget is the smaller of SEALGATE_JOB_BUDGET_MS and what the invocation has
- * left, minus a margin for the commit.
+ * left, minus a margin for the commit. Progress goes out as CloudWatch metrics (adapters/job-metrics.ts),
+ * published once per invocation by Powertools' middy middleware.
  */
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+
+import { PowertoolsJobMetrics } from '../adapters/job-metrics.js';
 
 import { isJobStore } from '../core/jobs/job-record.js';
 import { runTask, type JobEnvironment, type TaskOutput } from '../core/jobs/job-tasks.js';
@@ -18,6 +23,7 @@ import { startLambdaControl } from './lambda-control.js';
 const COMMIT_MARGIN_MS = 15_000;
 
 const logger = jsonLogger(parseLevel(process.env.SEALGATE_LOG_LEVEL));
+const metrics = new Metrics({ namespace: 'Sealgate', serviceName: 'sealgate-jobs' });
 
 async function init(env: Record<string, string | undefined>): Promise<JobEnvironment> {
   try {
@@ -31,6 +37,7 @@ async function init(env: Record<string, string | undefined>): Promise<JobEnviron
       // Every gateway instance checks the table once per reload interval.
       gateSettleMs: reloadIntervalFrom(env) + 1000,
       ...jobSettingsFrom(env),
+      metrics: new PowertoolsJobMetrics(metrics),
     };
   } catch (error) {
     logger.error('init failed', { error: error instanceof Error ? error.message : String(error) });
@@ -50,4 +57,4 @@ export async function runJobTask(
   return runTask({ ...environment, budgetMs }, event);
 }
 
-export const handler = middy<TaskEvent, TaskOutput>().handler(runJobTask);
+export const handler = middy<TaskEvent, TaskOutput>().use(logMetrics(metrics)).handler(runJobTask);

@@ -54,6 +54,13 @@ export interface JobEnvironment {
    * that runs its jobs in-process sees the change at once instead of at its next reload.
    */
   settingsChanged?: () => Promise<void>;
+  /** Told of every commit that landed (progress and outcomes as metrics, on AWS). */
+  metrics?: JobMetrics;
+}
+
+/** Where a job's progress goes besides its record: CloudWatch metrics on AWS (adapters/job-metrics.ts). */
+export interface JobMetrics {
+  committed(before: JobRecord, after: JobRecord): void;
 }
 
 export interface TaskInput {
@@ -448,6 +455,7 @@ async function commit(
   if (next.cancelRequested === undefined) delete next.cancelRequested;
   try {
     const committed = await env.store.commitJob(next, job.revision, settings);
+    env.metrics?.committed(job, committed);
     if (settings) await env.settingsChanged?.();
     return committed;
   } catch (error) {
