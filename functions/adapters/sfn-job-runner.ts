@@ -2,6 +2,8 @@
  * Drives jobs with AWS Step Functions: each job is a Standard execution of the job state machine the
  * stack deploys (functions/core/jobs/state-machine.ts), started with the job's id.
  */
+import { randomBytes } from 'node:crypto';
+
 import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 
 import type { JobRunner } from '../core/jobs/job-runner.js';
@@ -26,12 +28,12 @@ export class SfnJobRunner implements JobRunner {
       });
   }
 
-  /** A new execution named after the job (and the time: a resumed job gets a fresh name). */
+  /** A new execution named after the job (and the time, and a little randomness: a resumed job gets a fresh name). */
   async start(jobId: string): Promise<string> {
     const out = await this.client.send(
       new StartExecutionCommand({
         stateMachineArn: this.options.stateMachineArn,
-        name: `${jobId}-${Date.now().toString(36)}`,
+        name: `${jobId}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`,
         input: JSON.stringify({ jobId, iteration: 0 }),
       }),
     );
