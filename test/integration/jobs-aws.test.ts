@@ -13,6 +13,7 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -96,6 +97,16 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
             secret_access_key: '${env:MOTO_SECRET}',
             force_path_style: true,
             encryption: { ...encryption, kms_endpoint: moto.endpoint },
+          },
+          {
+            name: 'vault',
+            type: 's3',
+            endpoint: moto.endpoint,
+            region: 'us-east-1',
+            access_key_id: 'testing',
+            secret_access_key: '${env:MOTO_SECRET}',
+            force_path_style: true,
+            encryption: { mode: 'aws-kms-envelope', kms_key_id: kmsKeys[1], kms_endpoint: moto.endpoint },
           },
         ],
         default_backend: 'aws',
@@ -399,6 +410,33 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
         const out = await reader.send(new GetObjectCommand({ Bucket: 'race', Key: key }));
         expect(Buffer.from(await out.Body!.transformToByteArray()).equals(answer.body), key).toBe(true);
       }
+    });
+
+    it('migrates the bucket to a KMS envelope backend, verifies, flips and deletes the source', async () => {
+      await configure(proxy('C'));
+      const start = await admin(a.endpoint, 'POST', 'buckets/mixed/migrate', {
+        target_backend: 'vault',
+        target_bucket: 'vault-mixed',
+        delete_source: true,
+      });
+      expect(start.status, start.text).toBe(202);
+      const id = (start.json as { id: string }).id;
+      const done = await waitForJob(a.endpoint, id, 120_000);
+      expect(done.status).toBe('succeeded');
+      expect(done.counters).toMatchObject({
+        objects: written.size,
+        verified: written.size,
+        deleted: written.size,
+        failed: 0,
+      });
+      for (const server of [a, b]) await server.reload();
+      for (const [key, w] of written) {
+        const head = await raw.send(new HeadObjectCommand({ Bucket: 'vault-mixed', Key: key }));
+        expect(head.Metadata?.['sealgate-enc'], key).toBe(w.sseC ? 'sse-c' : 'aws-kms-envelope');
+      }
+      const left = await raw.send(new ListObjectsV2Command({ Bucket: 'raw-mixed' }));
+      expect(left.KeyCount).toBe(0);
+      await expectAllRead();
     });
   },
 );
