@@ -8,18 +8,15 @@
  */
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
-  CompleteMultipartUploadCommand,
   CreateBucketCommand,
-  CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,21 +26,21 @@ import { startLocalServer, type LocalServer } from '../../functions/handlers/loc
 import { synth, synthesizedJobDefinition } from '../cdk/synth.js';
 import { admin, capturingLogger } from '../support/admin.js';
 import { TEST_CREDENTIALS } from '../support/gateway.js';
-import { startReencrypt, waitForJob } from '../support/jobs.js';
+import {
+  expectAllRead as expectAllReadOf,
+  gatewayClient,
+  objectWriter,
+  startReencrypt,
+  waitForJob,
+  type Written,
+} from '../support/jobs.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
 const AWS = { region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
 const KEYS = { A: '3c'.repeat(32), B: '5d'.repeat(32), C: '7e'.repeat(32) };
-const CUSTOMER_KEY = Buffer.alloc(32, 0x4b);
 const MIB = 1024 * 1024;
 const RELOAD_MS = 1000;
-
-const SSE_C = {
-  SSECustomerAlgorithm: 'AES256',
-  SSECustomerKey: CUSTOMER_KEY.toString('base64'),
-  SSECustomerKeyMD5: createHash('md5').update(CUSTOMER_KEY).digest('base64'),
-};
 
 /** The stack the state machine definition is extracted from (its own config does not matter here). */
 const STACK_CONFIG = `
@@ -62,14 +59,6 @@ credentials:
 `;
 
 type Encryption = Record<string, unknown>;
-
-interface Written {
-  body: Buffer;
-  etag: string;
-  contentType?: string;
-  metadata?: Record<string, string>;
-  sseC?: boolean;
-}
 
 // The local server runs in this process whatever SEALGATE_TEST_TARGET says: the function URL pass would
 // run the same thing again.
@@ -148,71 +137,16 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
     }
 
     function s3(server: LocalServer): S3Client {
-      const client = new S3Client({
-        endpoint: server.endpoint,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        credentials: TEST_CREDENTIALS,
-        maxAttempts: 1,
-      });
+      const client = gatewayClient(server.endpoint);
       clients.push(client);
       return client;
     }
 
-    async function put(key: string, size: number, extra: Partial<Written> = {}): Promise<void> {
-      const body = randomBytes(size);
-      const out = await s3(a).send(
-        new PutObjectCommand({
-          Bucket: 'mixed',
-          Key: key,
-          Body: body,
-          ContentType: extra.contentType,
-          Metadata: extra.metadata,
-          ...(extra.sseC && SSE_C),
-        }),
-      );
-      written.set(key, { body, etag: out.ETag!, ...extra });
-    }
-
-    async function putMultipart(key: string, sizes: number[]): Promise<void> {
-      const client = s3(a);
-      const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'mixed', Key: key }));
-      const parts = [];
-      const bodies = [];
-      for (const [i, size] of sizes.entries()) {
-        const body = randomBytes(size);
-        bodies.push(body);
-        const out = await client.send(
-          new UploadPartCommand({ Bucket: 'mixed', Key: key, UploadId, PartNumber: i + 1, Body: body }),
-        );
-        parts.push({ PartNumber: i + 1, ETag: out.ETag });
-      }
-      const done = await client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: 'mixed',
-          Key: key,
-          UploadId,
-          MultipartUpload: { Parts: parts },
-        }),
-      );
-      written.set(key, { body: Buffer.concat(bodies), etag: done.ETag! });
-    }
+    const { put, putMultipart } = objectWriter(() => s3(a), 'mixed', written);
 
     /** Every object reads as written, through both instances. */
     async function expectAllRead(): Promise<void> {
-      for (const server of [a, b]) {
-        const client = s3(server);
-        for (const [key, w] of written) {
-          const out = await client.send(
-            new GetObjectCommand({ Bucket: 'mixed', Key: key, ...(w.sseC && SSE_C) }),
-          );
-          const body = Buffer.from(await out.Body!.transformToByteArray());
-          expect(body.equals(w.body), `${key}: same bytes`).toBe(true);
-          expect(out.ETag, `${key}: same ETag`).toBe(w.etag);
-          if (w.contentType) expect(out.ContentType).toBe(w.contentType);
-          if (w.metadata) expect(out.Metadata).toEqual(w.metadata);
-        }
-      }
+      for (const server of [a, b]) await expectAllReadOf(s3(server), 'mixed', written);
     }
 
     /** What moto holds for an object: the gateway's markers and S3's own encryption. */

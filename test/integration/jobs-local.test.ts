@@ -5,17 +5,12 @@
  * under `mode: none`, the write gate, cancel, crashes at every step of a page, and a restart mid-job.
  */
 import {
-  CompleteMultipartUploadCommand,
   CreateBucketCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,11 +24,18 @@ import {
 } from '../../functions/handlers/local-server.js';
 import { admin, capturingLogger } from '../support/admin.js';
 import { TEST_CREDENTIALS } from '../support/gateway.js';
-import { rawObject, startReencrypt, waitForJob } from '../support/jobs.js';
+import {
+  expectAllRead as expectAllReadOf,
+  gatewayClient,
+  objectWriter,
+  rawObject,
+  startReencrypt,
+  waitForJob,
+  type Written,
+} from '../support/jobs.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
 const KEYS = { A: '3c'.repeat(32), B: '5d'.repeat(32), C: '7e'.repeat(32) };
-const CUSTOMER_KEY = Buffer.alloc(32, 0x4b);
 const MIB = 1024 * 1024;
 
 type KeyName = keyof typeof KEYS;
@@ -72,14 +74,6 @@ function configYaml(encryption: { key?: KeyName; legacy?: KeyName } = {}): strin
     '    admin: true',
   );
   return lines.join('\n') + '\n';
-}
-
-interface Written {
-  body: Buffer;
-  etag: string;
-  contentType?: string;
-  metadata?: Record<string, string>;
-  sseC?: boolean;
 }
 
 // The local server runs in this process whatever SEALGATE_TEST_TARGET says: the function URL pass would
@@ -128,13 +122,7 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
     async function start(): Promise<void> {
       server = await startLocalServer(options());
       client?.destroy();
-      client = new S3Client({
-        endpoint: server.endpoint,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        credentials: TEST_CREDENTIALS,
-        maxAttempts: 1,
-      });
+      client = gatewayClient(server.endpoint);
     }
 
     async function configure(encryption: Parameters<typeof configYaml>[0]): Promise<void> {
@@ -144,71 +132,9 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
       expect((json!.reload as { last_error: unknown }).last_error).toBeNull();
     }
 
-    async function put(key: string, size: number, extra: Partial<Written> = {}): Promise<void> {
-      const body = randomBytes(size);
-      const out = await client.send(
-        new PutObjectCommand({
-          Bucket: 'photos',
-          Key: key,
-          Body: body,
-          ContentType: extra.contentType,
-          Metadata: extra.metadata,
-          ...(extra.sseC && {
-            SSECustomerAlgorithm: 'AES256',
-            SSECustomerKey: CUSTOMER_KEY.toString('base64'),
-            SSECustomerKeyMD5: createHash('md5').update(CUSTOMER_KEY).digest('base64'),
-          }),
-        }),
-      );
-      written.set(key, { body, etag: out.ETag!, ...extra });
-    }
-
-    async function putMultipart(key: string, sizes: number[]): Promise<void> {
-      const { UploadId } = await client.send(
-        new CreateMultipartUploadCommand({ Bucket: 'photos', Key: key }),
-      );
-      const parts = [];
-      const bodies = [];
-      for (const [i, size] of sizes.entries()) {
-        const body = randomBytes(size);
-        bodies.push(body);
-        const out = await client.send(
-          new UploadPartCommand({ Bucket: 'photos', Key: key, UploadId, PartNumber: i + 1, Body: body }),
-        );
-        parts.push({ PartNumber: i + 1, ETag: out.ETag });
-      }
-      const done = await client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: 'photos',
-          Key: key,
-          UploadId,
-          MultipartUpload: { Parts: parts },
-        }),
-      );
-      written.set(key, { body: Buffer.concat(bodies), etag: done.ETag! });
-    }
-
-    /** Every object reads with its bytes, ETag, content type and user metadata as written. */
-    async function expectAllRead(): Promise<void> {
-      for (const [key, w] of written) {
-        const out = await client.send(
-          new GetObjectCommand({
-            Bucket: 'photos',
-            Key: key,
-            ...(w.sseC && {
-              SSECustomerAlgorithm: 'AES256',
-              SSECustomerKey: CUSTOMER_KEY.toString('base64'),
-              SSECustomerKeyMD5: createHash('md5').update(CUSTOMER_KEY).digest('base64'),
-            }),
-          }),
-        );
-        const body = Buffer.from(await out.Body!.transformToByteArray());
-        expect(body.equals(w.body), `${key}: same bytes`).toBe(true);
-        expect(out.ETag, `${key}: same ETag`).toBe(w.etag);
-        if (w.contentType) expect(out.ContentType).toBe(w.contentType);
-        if (w.metadata) expect(out.Metadata).toEqual(w.metadata);
-      }
-    }
+    const writer = objectWriter(() => client, 'photos', written);
+    const { put, putMultipart } = writer;
+    const expectAllRead = () => expectAllReadOf(client, 'photos', written);
 
     async function markers(key: string): Promise<Record<string, string>> {
       return (await raw.headObject('photos', key)).metadata.internal;

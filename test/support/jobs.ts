@@ -1,8 +1,18 @@
 /** Waiting on jobs through the admin API, and reading what a job left on the raw backend. */
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 
 import type { Backend } from '../../functions/core/backend.js';
 import { admin } from './admin.js';
+import { TEST_CREDENTIALS } from './gateway.js';
 
 export interface JobJson {
   id: string;
@@ -61,4 +71,92 @@ export async function rawObject(
   const pieces: Uint8Array[] = [];
   for await (const piece of body) pieces.push(piece);
   return { body: Buffer.concat(pieces), internal: info.metadata.internal, etag: info.etag };
+}
+
+/** The SSE-C headers of the one customer key the job suites use. */
+export const CUSTOMER_KEY = Buffer.alloc(32, 0x4b);
+export const SSE_C = {
+  SSECustomerAlgorithm: 'AES256',
+  SSECustomerKey: CUSTOMER_KEY.toString('base64'),
+  SSECustomerKeyMD5: createHash('md5').update(CUSTOMER_KEY).digest('base64'),
+};
+
+/** What a suite wrote: the bytes and what S3 answered, to check every read against after each job. */
+export interface Written {
+  body: Buffer;
+  etag: string;
+  contentType?: string;
+  metadata?: Record<string, string>;
+  sseC?: boolean;
+}
+
+/** An S3 client for a gateway endpoint, with no retries (a 503 SlowDown is seen, not retried away). */
+export function gatewayClient(endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: TEST_CREDENTIALS,
+    maxAttempts: 1,
+  });
+}
+
+/** Writes random objects to one bucket and remembers each in `written`. */
+export function objectWriter(client: () => S3Client, bucket: string, written: Map<string, Written>) {
+  return {
+    put: async (key: string, size: number, extra: Partial<Written> = {}): Promise<void> => {
+      const body = randomBytes(size);
+      const out = await client().send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentType: extra.contentType,
+          Metadata: extra.metadata,
+          ...(extra.sseC && SSE_C),
+        }),
+      );
+      written.set(key, { body, etag: out.ETag!, ...extra });
+    },
+
+    putMultipart: async (key: string, sizes: number[]): Promise<void> => {
+      const s3 = client();
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+      const parts = [];
+      const bodies = [];
+      for (const [i, size] of sizes.entries()) {
+        const body = randomBytes(size);
+        bodies.push(body);
+        const out = await s3.send(
+          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: body }),
+        );
+        parts.push({ PartNumber: i + 1, ETag: out.ETag });
+      }
+      const done = await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+      written.set(key, { body: Buffer.concat(bodies), etag: done.ETag! });
+    },
+  };
+}
+
+/** Every object reads with its bytes, ETag, content type and user metadata as written. */
+export async function expectAllRead(
+  client: S3Client,
+  bucket: string,
+  written: Map<string, Written>,
+): Promise<void> {
+  for (const [key, w] of written) {
+    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(w.sseC && SSE_C) }));
+    const body = Buffer.from(await out.Body!.transformToByteArray());
+    expect(body.equals(w.body), `${key}: same bytes`).toBe(true);
+    expect(out.ETag, `${key}: same ETag`).toBe(w.etag);
+    if (w.contentType) expect(out.ContentType).toBe(w.contentType);
+    if (w.metadata) expect(out.Metadata).toEqual(w.metadata);
+  }
 }
