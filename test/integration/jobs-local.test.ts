@@ -269,6 +269,14 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
           expect.objectContaining({ bucket: 'photos', code: 'BucketBusy', job_id: job.id }),
           expect.objectContaining({ bucket: 'nope', code: 'NoSuchBucket' }),
         ]);
+        // Nor does the bucket's route change under it.
+        const { json: settings } = await admin(server.endpoint, 'GET', 'buckets/photos/settings');
+        const moved = await admin(server.endpoint, 'PUT', 'buckets/photos/settings', {
+          route: { backend: 'main', backend_bucket: 'elsewhere' },
+          revision: settings!.revision,
+        });
+        expect(moved.status).toBe(409);
+        expect(moved.json!.error).toMatchObject({ code: 'BucketBusy', job_id: job.id });
         release();
         expect((await waitForJob(server.endpoint, job.id)).status).toBe('succeeded');
         await client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'late', Body: 'x' }));

@@ -11,6 +11,7 @@
  * and kept for the admin API's health and config routes.
  */
 import type { Credential } from '../auth/credentials.js';
+import { BucketBusyError } from '../jobs/job-record.js';
 import type { ConfigProblem } from '../config/problems.js';
 import { formatProblem } from '../config/problems.js';
 import type { GatewayConfig } from '../config/schema.js';
@@ -216,14 +217,26 @@ export class ControlPlane {
         },
       ]);
     }
+    await this.refuseWhileGated(bucket);
     const written = await this.options.store.putBucketSettings(bucket, settings, expectedRevision, updatedBy);
     await this.check(true);
     return written;
   }
 
   async deleteBucketSettings(bucket: string, expectedRevision: number): Promise<void> {
+    await this.refuseWhileGated(bucket);
     await this.options.store.deleteBucketSettings(bucket, expectedRevision);
     await this.check(true);
+  }
+
+  /**
+   * A bucket's settings do not change under a running job (a route moved mid-job would split its work).
+   * The job's gate moves the bucket's revision, so a write based on the revision read here cannot slip in
+   * after a gate armed since.
+   */
+  private async refuseWhileGated(bucket: string): Promise<void> {
+    const gate = (await this.options.store.bucketSettings(bucket))?.gate;
+    if (gate) throw new BucketBusyError(bucket, gate.jobId);
   }
 
   private async seed(document: ConfigDocument): Promise<void> {
