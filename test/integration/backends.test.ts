@@ -21,6 +21,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeSegment, encodeSegment } from '../../functions/adapters/filesystem/key-paths.js';
 import { FilesystemBackend } from '../../functions/adapters/filesystem-backend.js';
 import { completeMultipartUpload } from '../../functions/adapters/s3/multipart-uploads.js';
+import { objectPath } from '../../functions/adapters/filesystem/key-paths.js';
+import { openObjectFile } from '../../functions/adapters/filesystem/object-file.js';
+import { StagingArea } from '../../functions/adapters/filesystem/staging-area.js';
 import { S3Backend } from '../../functions/adapters/s3-backend.js';
 import type { Backend, Body, ObjectMetadata } from '../../functions/core/backend.js';
 import { S3Error } from '../../functions/core/errors.js';
@@ -903,6 +906,45 @@ describe('filesystem backend', () => {
     return backend.putObject(bucket, key, chunksOf(bytes), bytes.length, metadata());
   };
   const read = async (key: string) => (await collect((await backend.getObject(bucket, key)).body)).toString();
+
+  it("replaces a single-part object's metadata by a kernel copy: same data and ETag, new metadata, old version gone", async () => {
+    const data = randomBytes(300_000);
+    const first = await backend.putObject(
+      bucket,
+      'kernel/copy',
+      chunksOf(data),
+      data.length,
+      metadata({ user: { v: '1' } }),
+    );
+    const info = await backend.copyObject(
+      { bucket, key: 'kernel/copy' },
+      bucket,
+      'kernel/copy',
+      metadata({ user: { v: '2' } }),
+    );
+    expect(info.etag).toBe(first.etag);
+    const { info: stored, body } = await backend.getObject(bucket, 'kernel/copy');
+    expect((await collect(body)).equals(data)).toBe(true);
+    expect(stored.metadata.user).toEqual({ v: '2' });
+    expect(stored.size).toBe(data.length);
+  });
+
+  it('copies nothing by the kernel when the source file is not the version it opened (it falls back)', async () => {
+    const staging = new StagingArea(join(root, '.sealgate', 'tmp'));
+    await put('kernel/source', 'the version on disk');
+    const path = objectPath(root, bucket, 'kernel/source');
+    const opened = await openObjectFile(path);
+    await opened.handle.close();
+    const stale = { ...opened.record, etag: '"00000000000000000000000000000000"' };
+    const target = objectPath(root, bucket, 'kernel/target');
+    const result = await staging.writeObjectFileCopy(target, join(root, bucket), path, stale, {
+      size: stale.size,
+      etag: stale.etag,
+      metadata: metadata(),
+    });
+    expect(result).toBeUndefined();
+    await expect(backend.headObject(bucket, 'kernel/target')).rejects.toMatchObject({ code: 'NoSuchKey' });
+  });
 
   it.each([
     ['../x', "'..'"],

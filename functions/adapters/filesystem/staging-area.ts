@@ -6,12 +6,13 @@
  * lose that write, never expose a torn one). Leftovers of a crash are removed once they are a day old.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
 import { hasCode } from './errno.js';
 import { BufferedWriter } from './file-io.js';
-import { encodeTrailer, type StoredRecord } from './object-file.js';
+import { encodeTrailer, openObjectFile, type StoredRecord } from './object-file.js';
 
 const STALE_TMP_MS = 24 * 60 * 60 * 1000;
 /** A delete may prune a parent folder between creating it and the rename; this many tries cover that race. */
@@ -77,6 +78,54 @@ export class StagingArea {
       return record;
     } catch (error) {
       if (!closed) await handle.close().catch(() => undefined);
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Writes an object file whose data is the data of the object file `source` (as `expected` describes it),
+   * copied by the kernel (`copyFile`: a reflink where the file system has them, else copy_file_range),
+   * with `record` after it, and renames it to `path`. Resolves to undefined, publishing nothing, when the
+   * file copied turns out not to be the version `expected` describes (it was replaced meanwhile): the
+   * caller then copies through the handle it holds.
+   */
+  async writeObjectFileCopy(
+    path: string,
+    base: string,
+    source: string,
+    expected: StoredRecord,
+    record: Omit<StoredRecord, 'lastModified'>,
+  ): Promise<StoredRecord | undefined> {
+    await this.ready();
+    const tmp = this.tmpPath();
+    try {
+      await copyFile(source, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      const copied = await openObjectFile(tmp);
+      let handle = copied.handle;
+      try {
+        const same =
+          copied.record.size === expected.size &&
+          copied.record.etag === expected.etag &&
+          copied.record.lastModified === expected.lastModified;
+        if (!same || record.size !== expected.size) {
+          await rm(tmp, { force: true });
+          return undefined;
+        }
+        await handle.close();
+        handle = await open(tmp, 'r+');
+        const written: StoredRecord = { ...record, lastModified: new Date().toISOString() };
+        await handle.truncate(expected.size);
+        const trailer = encodeTrailer(written);
+        await handle.write(trailer, 0, trailer.length, expected.size);
+        await handle.datasync();
+        await handle.close();
+        await this.publish(tmp, path, base);
+        return written;
+      } finally {
+        await handle.close().catch(() => undefined);
+      }
+    } catch (error) {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw error;
     }
