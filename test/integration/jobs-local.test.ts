@@ -356,6 +356,25 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
       await expectAllRead();
     });
 
+    it('fails a job whose page keeps failing once its retries are spent: the reason kept, the gate lifted', async () => {
+      await configure({ key: 'B', legacy: 'A' });
+      crashAt = (step) => step === 'listed';
+      try {
+        const [job] = await startReencrypt(server.endpoint, ['photos']);
+        const done = await waitForJob(server.endpoint, job.id);
+        expect(done.status).toBe('failed');
+        expect(done.error).toContain('injected crash at listed');
+      } finally {
+        crashAt = undefined;
+      }
+      await client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'after-failure', Body: 'x' }));
+      await client.send(new DeleteObjectCommand({ Bucket: 'photos', Key: 'after-failure' }));
+      // Nothing was rewritten: a new job does it all.
+      const [again] = await startReencrypt(server.endpoint, ['photos']);
+      expect((await waitForJob(server.endpoint, again.id)).status).toBe('succeeded');
+      await expectAllRead();
+    });
+
     it('goes on from its cursor after the server stops mid-job', async () => {
       await configure({ key: 'A', legacy: 'B' });
       let firstCommit!: () => void;
