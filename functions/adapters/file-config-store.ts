@@ -282,8 +282,9 @@ export class FileConfigStore implements ConfigStore, JobStore {
       if (current.revision !== expectedRevision) {
         throw new JobConflictError(next.id, expectedRevision, current.revision);
       }
-      const data = Buffer.from(JSON.stringify(next, null, 2) + '\n', 'utf8');
-      await writeFileAtomically(this.jobPath(next.id), data, FILE_MODE);
+      // The bucket's settings first, then the record: a reader that sees the record's outcome (a flip, a
+      // finished job) sees its settings too, and a crash in between leaves the record at its revision, so
+      // the task commits again, and the settings change (a route set, a gate lifted) is the same again.
       if (change) {
         const file = await this.readSettings();
         const existing = file.buckets.get(next.bucket);
@@ -291,6 +292,8 @@ export class FileConfigStore implements ConfigStore, JobStore {
         file.buckets.set(next.bucket, entryOf(changed));
         await this.writeSettings(file);
       }
+      const data = Buffer.from(JSON.stringify(next, null, 2) + '\n', 'utf8');
+      await writeFileAtomically(this.jobPath(next.id), data, FILE_MODE);
       return structuredClone(next);
     });
   }

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startLocalServer, type LocalServer } from '../../functions/handlers/local-server.js';
-import { admin, capturingLogger } from '../support/admin.js';
+import type { LocalServer } from '../../functions/handlers/local-server.js';
+import { admin } from '../support/admin.js';
 import { TEST_CREDENTIALS } from '../support/gateway.js';
-import type { JobJson } from '../support/jobs.js';
+import { startJobServer, type JobJson } from '../support/jobs.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 import { run, type CliRun } from '../unit/cli/run-cli.js';
 
@@ -112,27 +112,24 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
       dir = await makeTempDir('sealgate-cli-jobs-');
       configFile = join(dir.path, 'sealgate.yaml');
       writeFileSync(configFile, configYaml('A'));
-      server = await startLocalServer({
-        host: '127.0.0.1',
-        port: 0,
-        dataDir: join(dir.path, 'data'),
+      server = await startJobServer(
+        dir.path,
         configFile,
-        env: {
-          TEST_SECRET: TEST_CREDENTIALS.secretAccessKey,
+        {
           KEY_A: KEYS.A,
           KEY_B: KEYS.B,
           SEALGATE_JOB_PAGE_SIZE: '2',
           SEALGATE_JOB_WRITE_BOUND_MS: '100',
         },
-        reloadIntervalMs: 100,
-        logger: capturingLogger().logger,
-        jobRunner: {
-          retryIntervalMs: 10,
-          beforeTask: async (event) => {
-            if (event.task === 'page' && pageGate) await pageGate;
+        {
+          reloadIntervalMs: 100,
+          jobRunner: {
+            beforeTask: async (event) => {
+              if (event.task === 'page' && pageGate) await pageGate;
+            },
           },
         },
-      });
+      );
       client = new S3Client({
         endpoint: server.endpoint,
         region: 'us-east-1',

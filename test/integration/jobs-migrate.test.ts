@@ -19,10 +19,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FilesystemBackend } from '../../functions/adapters/filesystem-backend.js';
-import { startLocalServer, type LocalServer } from '../../functions/handlers/local-server.js';
-import { admin, capturingLogger } from '../support/admin.js';
+import type { LocalServer } from '../../functions/handlers/local-server.js';
+import { admin } from '../support/admin.js';
 import { TEST_CREDENTIALS } from '../support/gateway.js';
-import { rawObject, waitForJob, type JobJson } from '../support/jobs.js';
+import { rawObject, startJobServer, waitForJob, type JobJson } from '../support/jobs.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
 const KEYS = { A: '3c'.repeat(32), B: '5d'.repeat(32) };
@@ -100,27 +100,24 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
       dir = await makeTempDir('sealgate-migrate-');
       const configFile = join(dir.path, 'sealgate.yaml');
       writeFileSync(configFile, CONFIG);
-      server = await startLocalServer({
-        host: '127.0.0.1',
-        port: 0,
-        dataDir: join(dir.path, 'data'),
+      server = await startJobServer(
+        dir.path,
         configFile,
-        env: {
-          TEST_SECRET: TEST_CREDENTIALS.secretAccessKey,
+        {
           KEY_A: KEYS.A,
           KEY_B: KEYS.B,
           SEALGATE_JOB_PAGE_SIZE: '2',
           SEALGATE_JOB_WRITE_BOUND_MS: '100',
         },
-        reloadIntervalMs: 100,
-        logger: capturingLogger().logger,
-        jobRunner: {
-          retryIntervalMs: 10,
-          beforeTask: async (event) => {
-            if (event.task === 'page' && hold && (await hold.when())) await hold.until;
+        {
+          reloadIntervalMs: 100,
+          jobRunner: {
+            beforeTask: async (event) => {
+              if (event.task === 'page' && hold && (await hold.when())) await hold.until;
+            },
           },
         },
-      });
+      );
       client = new S3Client({
         endpoint: server.endpoint,
         region: 'us-east-1',

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FilesystemBackend } from '../../functions/adapters/filesystem-backend.js';
-import { startLocalServer, type LocalServer } from '../../functions/handlers/local-server.js';
-import { admin, capturingLogger } from '../support/admin.js';
+import type { LocalServer } from '../../functions/handlers/local-server.js';
+import { admin } from '../support/admin.js';
 import { TEST_CREDENTIALS } from '../support/gateway.js';
-import { startReencrypt, waitForJob } from '../support/jobs.js';
+import { startJobServer, startReencrypt, waitForJob } from '../support/jobs.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
 const OBJECTS = 20_000;
@@ -52,20 +52,18 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
       dir = await makeTempDir('sealgate-jobs-scale-');
       configFile = join(dir.path, 'sealgate.yaml');
       writeFileSync(configFile, configYaml(false));
-      server = await startLocalServer({
-        host: '127.0.0.1',
-        port: 0,
-        dataDir: join(dir.path, 'data'),
+      server = await startJobServer(
+        dir.path,
         configFile,
-        env: {
-          TEST_SECRET: TEST_CREDENTIALS.secretAccessKey,
+        {
           KEY,
           SEALGATE_JOB_WRITE_BOUND_MS: '100',
           SEALGATE_JOB_CONCURRENCY: '16',
         },
-        logger: capturingLogger().logger,
-        jobRunner: { iterationsPerExecution: 8 },
-      });
+        {
+          jobRunner: { iterationsPerExecution: 8 },
+        },
+      );
       client = new S3Client({
         endpoint: server.endpoint,
         region: 'us-east-1',

@@ -11,7 +11,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 
 import type { Backend } from '../../functions/core/backend.js';
-import { admin } from './admin.js';
+import { join } from 'node:path';
+
+import {
+  startLocalServer,
+  type LocalServer,
+  type LocalServerOptions,
+} from '../../functions/handlers/local-server.js';
+import { admin, capturingLogger } from './admin.js';
 import { TEST_CREDENTIALS } from './gateway.js';
 
 export interface JobJson {
@@ -159,4 +166,34 @@ export async function expectAllRead(
     if (w.contentType) expect(out.ContentType).toBe(w.contentType);
     if (w.metadata) expect(out.Metadata).toEqual(w.metadata);
   }
+}
+
+/** The YAML lines of the admin credential every job suite signs with (its secret from `TEST_SECRET`). */
+export const ADMIN_CREDENTIAL_YAML = [
+  'credentials:',
+  `  - access_key_id: ${TEST_CREDENTIALS.accessKeyId}`,
+  '    secret_access_key: "${env:TEST_SECRET}"',
+  '    admin: true',
+];
+
+/**
+ * A local server for a job suite: on loopback, a free port, the data under `<dir>/data`, the config file
+ * given, `TEST_SECRET` and `env` in its environment, quick retries of job tasks; `options` for the rest.
+ */
+export function startJobServer(
+  dir: string,
+  configFile: string,
+  env: Record<string, string>,
+  options: Partial<LocalServerOptions> = {},
+): Promise<LocalServer> {
+  return startLocalServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: join(dir, 'data'),
+    configFile,
+    env: { TEST_SECRET: TEST_CREDENTIALS.secretAccessKey, ...env },
+    logger: capturingLogger().logger,
+    ...options,
+    jobRunner: { retryIntervalMs: 10, ...options.jobRunner },
+  });
 }
