@@ -7,6 +7,7 @@ import { toAdminError } from './admin/admin-errors.js';
 import type { ControlPlane } from './control/control-plane.js';
 import { buildRuntime, type Runtime } from './control/runtime.js';
 import type { KeyService } from './encryption/kms.js';
+import type { WriteGate } from './jobs/job-record.js';
 import type { JobsService } from './jobs/jobs-service.js';
 import type { GatewayConfig } from './config/schema.js';
 import { S3Error, errors, toS3Error } from './errors.js';
@@ -105,8 +106,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       let admin = false;
       try {
         // The snapshot this request runs under to its end, whatever reloads happen meanwhile.
-        const runtime = await current();
+        let runtime = await current();
         const { bucket, key, virtualHost } = locate(request, ctx, runtime.domains);
+        // A gate in it may have been lifted since (the job just ended): before a write is refused, the
+        // store is asked again, at most every GATE_RECHECK_MS, and the request runs under what it says
+        // (after a migrate's flip, the new route).
+        if (control && gateOf(runtime, request.method, bucket))
+          runtime = await control.fresher(GATE_RECHECK_MS);
         if (!virtualHost && isAdminPath(ctx.rawPath)) {
           admin = true;
           operation = 'Admin';
@@ -160,10 +166,17 @@ const GATED_RETRY_AFTER_SECONDS = 5;
  * bucket are writes to their destination only.
  */
 function refuseGatedWrite(runtime: Runtime, method: string, bucket: string): void {
-  if (method !== 'PUT' && method !== 'POST' && method !== 'DELETE') return;
-  const gate = runtime.gates.get(bucket);
+  const gate = gateOf(runtime, method, bucket);
   if (gate) throw errors.writeGated(bucket, gate.jobId, GATED_RETRY_AFTER_SECONDS);
 }
+
+function gateOf(runtime: Runtime, method: string, bucket: string): WriteGate | undefined {
+  if (method !== 'PUT' && method !== 'POST' && method !== 'DELETE') return undefined;
+  return runtime.gates.get(bucket);
+}
+
+/** How often a write that meets a gate may have the store checked again. */
+const GATE_RECHECK_MS = 250;
 
 function describe(error: unknown): string {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;

@@ -31,6 +31,7 @@ import {
   rawObject,
   startReencrypt,
   waitForJob,
+  writeAfterJob,
   type Written,
 } from '../support/jobs.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
@@ -279,7 +280,9 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
         expect(moved.json!.error).toMatchObject({ code: 'BucketBusy', job_id: job.id });
         release();
         expect((await waitForJob(server.endpoint, job.id)).status).toBe('succeeded');
-        await client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'late', Body: 'x' }));
+        await writeAfterJob(() =>
+          client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'late', Body: 'x' })),
+        );
         await client.send(new DeleteObjectCommand({ Bucket: 'photos', Key: 'late' }));
       } finally {
         pageGate = undefined;
@@ -302,7 +305,9 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
         expect(done.status).toBe('cancelled');
         const again = await admin(server.endpoint, 'POST', `jobs/${job.id}/cancel`);
         expect(again.status).toBe(400);
-        await client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'after-cancel', Body: 'x' }));
+        await writeAfterJob(() =>
+          client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'after-cancel', Body: 'x' })),
+        );
         await client.send(new DeleteObjectCommand({ Bucket: 'photos', Key: 'after-cancel' }));
       } finally {
         pageGate = undefined;
@@ -367,7 +372,9 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
       } finally {
         crashAt = undefined;
       }
-      await client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'after-failure', Body: 'x' }));
+      await writeAfterJob(() =>
+        client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'after-failure', Body: 'x' })),
+      );
       await client.send(new DeleteObjectCommand({ Bucket: 'photos', Key: 'after-failure' }));
       // Nothing was rewritten: a new job does it all.
       const [again] = await startReencrypt(server.endpoint, ['photos']);

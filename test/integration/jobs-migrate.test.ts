@@ -22,7 +22,7 @@ import { FilesystemBackend } from '../../functions/adapters/filesystem-backend.j
 import type { LocalServer } from '../../functions/handlers/local-server.js';
 import { admin } from '../support/admin.js';
 import { TEST_CREDENTIALS } from '../support/gateway.js';
-import { rawObject, startJobServer, waitForJob, type JobJson } from '../support/jobs.js';
+import { rawObject, startJobServer, waitForJob, writeAfterJob, type JobJson } from '../support/jobs.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
 const KEYS = { A: '3c'.repeat(32), B: '5d'.repeat(32) };
@@ -291,8 +291,8 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
         if (!w.sseC) expect(stored.body.equals(w.body), `${key}: in clear`).toBe(true);
       }
       await expectAllRead();
-      await client.send(
-        new PutObjectCommand({ Bucket: 'photos', Key: 'after', Body: 'written after the move' }),
+      await writeAfterJob(() =>
+        client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'after', Body: 'written after the move' })),
       );
       expect((await rawObject(backend('clear'), 'photos-in-clear', 'after')).body.toString()).toBe(
         'written after the move',

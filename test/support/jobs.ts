@@ -197,3 +197,18 @@ export function startJobServer(
     jobRunner: { retryIntervalMs: 10, ...options.jobRunner },
   });
 }
+
+/**
+ * The first write after a job ended, retried as an SDK retries SlowDown: an instance sees the lifted gate
+ * on its next check of the store (at most 250 ms after a gated write, within the reload interval else).
+ */
+export async function writeAfterJob<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if ((error as { Code?: string }).Code !== 'SlowDown' || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}

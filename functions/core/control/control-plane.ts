@@ -141,6 +141,16 @@ export class ControlPlane {
     return this.running;
   }
 
+  /**
+   * The running snapshot, checked against the store first if the last check is older than `maxAgeMs`:
+   * for a request the snapshot would refuse (a write to a gated bucket), whose answer may have changed
+   * since (the job just ended). One small read at most per `maxAgeMs`.
+   */
+  async fresher(maxAgeMs: number): Promise<Runtime> {
+    if (this.now() - this.lastCheck >= maxAgeMs) await this.check(false);
+    return this.running;
+  }
+
   /** Checks the store now (file change, SIGHUP, an apply on this instance). */
   async reload(): Promise<void> {
     await this.check(true);
