@@ -84,7 +84,17 @@ function newJob(bucket: string, overrides: Partial<JobRecord> = {}): JobRecord {
   };
 }
 
-function configStoreContract(name: string, open: () => Promise<Subject>): void {
+/**
+ * `racing: false` leaves out the tests of two writes racing on one version: moto's TransactWriteItems is not
+ * isolated (a cancelled transaction puts back the whole table as it was when it began, which can undo a
+ * concurrent one that committed), so a race there shows moto, not the store. The conditions themselves are
+ * covered for every adapter by the sequential conflict tests; DynamoDB's own isolation is AWS's to keep.
+ */
+function configStoreContract(
+  name: string,
+  open: () => Promise<Subject>,
+  { racing = true }: { racing?: boolean } = {},
+): void {
   describe(`${name}: the ConfigStore contract`, () => {
     let subject: Subject;
 
@@ -188,7 +198,7 @@ function configStoreContract(name: string, open: () => Promise<Subject>): void {
         expect(await store.stamp()).toEqual({ configVersion: 1, settingsRevision: 0 });
       });
 
-      it('lets exactly one of two concurrent applies on the same version land', async () => {
+      it.skipIf(!racing)('lets exactly one of two concurrent applies on the same version land', async () => {
         const { store, reopen } = await subject.fresh();
         await store.apply(documentNumber(1), { baseVersion: 0, appliedBy: 'admin' });
         const other = reopen();
@@ -381,7 +391,7 @@ function configStoreContract(name: string, open: () => Promise<Subject>): void {
         expect(await store.job(job.id)).toEqual(next);
       });
 
-      it('lets exactly one of two racing commits on the same revision land', async () => {
+      it.skipIf(!racing)('lets exactly one of two racing commits on the same revision land', async () => {
         const { store, reopen } = await subject.fresh();
         const job = await store.createJob(newJob('photos'));
         const results = await Promise.allSettled([
@@ -472,26 +482,30 @@ configStoreContract('file', async () => {
   };
 });
 
-configStoreContract('dynamodb (moto)', async () => {
-  const moto: MotoServer = await startMoto();
-  const client = new DynamoDBClient({
-    endpoint: moto.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
-  let count = 0;
-  return {
-    fresh: async () => {
-      const tableName = `sealgate-config-${++count}`;
-      await createConfigTable(client, tableName);
-      return {
-        store: new DynamoConfigStore({ tableName, client }),
-        reopen: () => new DynamoConfigStore({ tableName, client }),
-      };
-    },
-    close: async () => {
-      client.destroy();
-      await moto.stop();
-    },
-  };
-});
+configStoreContract(
+  'dynamodb (moto)',
+  async () => {
+    const moto: MotoServer = await startMoto();
+    const client = new DynamoDBClient({
+      endpoint: moto.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    let count = 0;
+    return {
+      fresh: async () => {
+        const tableName = `sealgate-config-${++count}`;
+        await createConfigTable(client, tableName);
+        return {
+          store: new DynamoConfigStore({ tableName, client }),
+          reopen: () => new DynamoConfigStore({ tableName, client }),
+        };
+      },
+      close: async () => {
+        client.destroy();
+        await moto.stop();
+      },
+    };
+  },
+  { racing: false },
+);
