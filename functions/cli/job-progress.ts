@@ -4,6 +4,8 @@
  * moved. Rates and the ETA come from the job's own timestamps (the gateway's clock), never the CLI's.
  */
 import cliProgress from 'cli-progress';
+
+import { FINISHED } from '../core/jobs/job-record.js';
 import type { AdminClient } from './admin-client.js';
 import type { CliIo } from './output.js';
 
@@ -36,11 +38,8 @@ export interface JobAnswer {
   error: string | null;
 }
 
-/** The statuses no task changes any more (functions/core/jobs/job-record.ts, `FINISHED`). */
-const FINISHED = new Set(['cancelled', 'succeeded', 'failed', 'succeeded-with-failures']);
-
 export function isFinished(job: JobAnswer): boolean {
-  return FINISHED.has(job.status);
+  return (FINISHED as readonly string[]).includes(job.status);
 }
 
 /** The route of one job, its id encoded (an id the API does not know gets its 404). */

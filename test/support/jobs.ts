@@ -18,29 +18,14 @@ import {
   type LocalServer,
   type LocalServerOptions,
 } from '../../functions/handlers/local-server.js';
+import { isFinished, type JobAnswer } from '../../functions/cli/job-progress.js';
 import { admin, capturingLogger } from './admin.js';
 import { TEST_CREDENTIALS } from './gateway.js';
 
-export interface JobJson {
-  id: string;
-  bucket: string;
-  status: string;
-  phase: string;
-  counters: {
-    objects: number;
-    bytes: number;
-    rewritten: number;
-    skipped: number;
-    failed: number;
-    total: number | null;
-  };
-  pages: number;
-  execution: string | null;
-  error: string | null;
+/** A job as the admin API answers it, with the fields the CLI reads typed and the rest open. */
+export interface JobJson extends JobAnswer {
   [field: string]: unknown;
 }
-
-const FINISHED = ['cancelled', 'succeeded', 'failed', 'succeeded-with-failures'];
 
 /** Polls the job until it has finished; fails after `ms`. */
 export async function waitForJob(endpoint: string, id: string, ms = 60_000): Promise<JobJson> {
@@ -49,7 +34,7 @@ export async function waitForJob(endpoint: string, id: string, ms = 60_000): Pro
     const { status, json } = await admin(endpoint, 'GET', `jobs/${id}`);
     expect(status).toBe(200);
     const job = json as unknown as JobJson;
-    if (FINISHED.includes(job.status)) return job;
+    if (isFinished(job)) return job;
     if (Date.now() > deadline)
       throw new Error(`job ${id} did not finish in ${ms} ms: ${JSON.stringify(job)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -36,15 +36,26 @@ export async function migrateObject(
 ): Promise<MigrateOutcome> {
   const stored = await headOrUndefined(source, name.key);
   if (!stored) return { outcome: 'skipped', bytes: 0, reason: 'gone' };
-  let bytes = stored.size;
+  let bytes: number;
+  let encryption;
   try {
     bytes = listedSize(stored);
+    encryption = storedEncryption(stored.metadata.internal);
+  } catch (error) {
+    // Markers this version cannot read: the object's own problem, not the page's.
+    return {
+      outcome: 'failed',
+      bytes: stored.size,
+      reason: error instanceof Error ? error.message : String(error),
+    };
+  }
+  try {
     const copied = await headOrUndefined(target, name.key);
     // A copy this job made already is as good as a new one, unless the source may have changed since.
     if (!options.again && copied?.metadata.internal[MARKER.job] === jobId) {
       return { outcome: 'rewritten', bytes, how: 'earlier' };
     }
-    if (storedEncryption(stored.metadata.internal) === 'sse-c') {
+    if (encryption === 'sse-c') {
       const { body } = await source.backend.getObject(source.bucket, name.key);
       await target.backend.putObject(target.bucket, name.key, body, stored.size, {
         headers: stored.metadata.headers,
@@ -63,9 +74,6 @@ export async function migrateObject(
   } catch (error) {
     if (error instanceof S3Error && error.status < 500)
       return { outcome: 'failed', bytes, reason: error.message };
-    if (error instanceof Error && !(error instanceof S3Error) && /marker/.test(error.message)) {
-      return { outcome: 'failed', bytes, reason: error.message };
-    }
     throw error;
   }
 }
