@@ -81,7 +81,7 @@ export interface TaskOutput {
 /** Clock skew allowed between the gateway's clock and a backend's Last-Modified. */
 const CLOCK_SKEW_MS = 2000;
 
-/** The first task: the job starts running, and waits out the gate's settle time. */
+/** The first task: the job starts running (the page tasks then wait out the gate's settle time). */
 export async function prepareJob(env: JobEnvironment, input: TaskInput): Promise<TaskOutput> {
   const job = await load(env, input.jobId);
   if (FINISHED.includes(job.status)) return output(input, 'done');
