@@ -5,6 +5,8 @@
  * ```
  * <root>/<bucket>/.bucket                  marks a bucket: JSON { "created": ISO-8601 }
  * <root>/<bucket>/<seg>/<seg>/<last>@obj   one object: data, record, footer (filesystem/object-file.ts)
+ * <root>/<bucket>/<seg>/<seg>/@<inode>     a new record for the object file with that inode, written by a
+ *                                          metadata replace (filesystem/record-overrides.ts)
  * <root>/.sealgate/tmp/                    where files and folders are built (filesystem/staging-area.ts)
  * <root>/.sealgate/uploads/                multipart uploads in progress (filesystem/multipart-uploads.ts)
  * ```
@@ -20,7 +22,7 @@
  * position in the completed object. Deleting a bucket concurrently with a write into it may drop that write.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import type {
@@ -42,7 +44,13 @@ import { BufferedWriter, copyBody, copyRange, emptyBody } from './filesystem/fil
 import { compareKeys, isSafeBucketName, objectPath } from './filesystem/key-paths.js';
 import { containsObject, listObjects } from './filesystem/listing.js';
 import { checkPartNumber, MultipartUploads } from './filesystem/multipart-uploads.js';
-import { openObjectFile, type ObjectFile, type StoredRecord } from './filesystem/object-file.js';
+import type { StoredRecord } from './filesystem/object-file.js';
+import {
+  encodeOverride,
+  openObject,
+  overridePath,
+  type StoredObject,
+} from './filesystem/record-overrides.js';
 import { StagingArea } from './filesystem/staging-area.js';
 
 export interface FilesystemBackendOptions {
@@ -183,7 +191,10 @@ export class FilesystemBackend implements Backend {
   async deleteObject(bucket: string, key: string): Promise<void> {
     const path = objectPath(this.root, bucket, key);
     try {
+      const { ino } = await stat(path, { bigint: true });
       await unlink(path);
+      // Best effort, as when a write replaces the file (staging-area.ts): one left behind is never applied.
+      await unlink(overridePath(path, ino)).catch(() => undefined);
     } catch (error) {
       if (!hasCode(error, 'ENOENT', 'ENOTDIR')) throw error;
       await this.requireBucket(bucket);
@@ -205,21 +216,25 @@ export class FilesystemBackend implements Backend {
     // Reading through the handle opened first makes a copy onto itself (a metadata replace) safe.
     const from = await this.openObject(source.bucket, source.key);
     try {
-      // A single-part source's ETag is the MD5 of its data, so the copy's is the same and its data can be
-      // copied by the kernel, without passing through here (what makes a metadata replace cheap).
+      // A single-part source's ETag is the MD5 of its data, so the copy's is the same and its data need not
+      // pass through here: onto itself (a metadata replace), only a new record is written beside the file;
+      // elsewhere, the kernel copies the file. Either way the cost does not grow with the object's size.
       if (from.record.parts === undefined) {
+        const draft = { size: from.record.size, etag: from.record.etag, metadata };
+        const sourcePath = objectPath(this.root, source.bucket, source.key);
+        if (sourcePath === path) {
+          const record: StoredRecord = { ...draft, lastModified: new Date().toISOString() };
+          await this.orMissingBucket(bucket, () =>
+            this.staging.writeFile(
+              overridePath(path, from.stamp.ino),
+              join(this.root, bucket),
+              encodeOverride(from, record),
+            ),
+          );
+          return toObjectInfo(key, record);
+        }
         const copied = await this.orMissingBucket(bucket, () =>
-          this.staging.writeObjectFileCopy(
-            path,
-            join(this.root, bucket),
-            objectPath(this.root, source.bucket, source.key),
-            from.record,
-            {
-              size: from.record.size,
-              etag: from.record.etag,
-              metadata,
-            },
-          ),
+          this.staging.writeObjectFileCopy(path, join(this.root, bucket), sourcePath, from.written, draft),
         );
         if (copied) return toObjectInfo(key, copied);
       }
@@ -343,10 +358,10 @@ export class FilesystemBackend implements Backend {
     }
   }
 
-  private async openObject(bucket: string, key: string): Promise<ObjectFile> {
+  private async openObject(bucket: string, key: string): Promise<StoredObject> {
     const path = objectPath(this.root, bucket, key);
     try {
-      return await openObjectFile(path);
+      return await openObject(path);
     } catch (error) {
       if (!hasCode(error, 'ENOENT', 'ENOTDIR')) throw error;
       await this.requireBucket(bucket);

@@ -3,7 +3,7 @@
  * (moto on loopback), then the checks only one of them can show.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import {
   createServer,
   request as httpRequest,
@@ -23,6 +23,7 @@ import { FilesystemBackend } from '../../functions/adapters/filesystem-backend.j
 import { completeMultipartUpload } from '../../functions/adapters/s3/multipart-uploads.js';
 import { objectPath } from '../../functions/adapters/filesystem/key-paths.js';
 import { openObjectFile } from '../../functions/adapters/filesystem/object-file.js';
+import { overridePath } from '../../functions/adapters/filesystem/record-overrides.js';
 import { StagingArea } from '../../functions/adapters/filesystem/staging-area.js';
 import { S3Backend } from '../../functions/adapters/s3-backend.js';
 import type { Backend, Body, ObjectMetadata } from '../../functions/core/backend.js';
@@ -907,26 +908,104 @@ describe('filesystem backend', () => {
   };
   const read = async (key: string) => (await collect((await backend.getObject(bucket, key)).body)).toString();
 
-  it("replaces a single-part object's metadata by a kernel copy: same data and ETag, new metadata, old version gone", async () => {
-    const data = randomBytes(300_000);
-    const first = await backend.putObject(
-      bucket,
-      'kernel/copy',
-      chunksOf(data),
-      data.length,
-      metadata({ user: { v: '1' } }),
-    );
-    const info = await backend.copyObject(
-      { bucket, key: 'kernel/copy' },
-      bucket,
-      'kernel/copy',
-      metadata({ user: { v: '2' } }),
-    );
-    expect(info.etag).toBe(first.etag);
-    const { info: stored, body } = await backend.getObject(bucket, 'kernel/copy');
-    expect((await collect(body)).equals(data)).toBe(true);
-    expect(stored.metadata.user).toEqual({ v: '2' });
-    expect(stored.size).toBe(data.length);
+  describe('metadata replace (a copy onto itself)', () => {
+    const key = 'replace/me';
+    const path = () => objectPath(root, bucket, key);
+    const inode = async () => (await stat(path(), { bigint: true })).ino;
+    const overrides = async () =>
+      (await readdir(join(root, bucket, 'replace'))).filter((n) => n.startsWith('@'));
+    const replace = (user: Record<string, string>) =>
+      backend.copyObject({ bucket, key }, bucket, key, metadata({ user }));
+    const putVersion = async (data: Buffer, user: Record<string, string>) =>
+      backend.putObject(bucket, key, chunksOf(data), data.length, metadata({ user }));
+
+    it('writes a new record beside the file and leaves its data alone: same file, same bytes and ETag', async () => {
+      const data = randomBytes(300_000);
+      const first = await putVersion(data, { v: '1' });
+      const before = await inode();
+      const info = await replace({ v: '2' });
+      expect(info.etag).toBe(first.etag);
+      expect(info.lastModified.getTime()).toBeGreaterThanOrEqual(first.lastModified.getTime());
+      expect(await inode()).toBe(before);
+      const file = await openObjectFile(path());
+      await file.handle.close();
+      expect(file.record.metadata?.user).toEqual({ v: '1' });
+      expect(await overrides()).toEqual([`@${before}`]);
+
+      const { info: stored, body } = await backend.getObject(bucket, key);
+      expect((await collect(body)).equals(data)).toBe(true);
+      expect(stored).toMatchObject({ size: data.length, etag: first.etag, lastModified: info.lastModified });
+      expect(stored.metadata.user).toEqual({ v: '2' });
+      expect((await backend.headObject(bucket, key)).metadata.user).toEqual({ v: '2' });
+      const listed = await backend.listObjects(bucket, {
+        prefix: 'replace/',
+        maxKeys: 10,
+        withMetadata: true,
+      });
+      expect(listed.objects).toHaveLength(1);
+      expect(listed.objects[0]).toMatchObject({ key, etag: first.etag, lastModified: info.lastModified });
+      expect(listed.objects[0].metadata?.user).toEqual({ v: '2' });
+    });
+
+    it('lets a second replace supersede the first, in the same one override', async () => {
+      await putVersion(randomBytes(1000), { v: '1' });
+      await replace({ v: '2' });
+      await replace({ v: '3' });
+      expect((await backend.headObject(bucket, key)).metadata.user).toEqual({ v: '3' });
+      expect(await overrides()).toEqual([`@${await inode()}`]);
+    });
+
+    it('loses its override to a later put, which removes it', async () => {
+      await putVersion(randomBytes(1000), { v: '1' });
+      await replace({ v: '2' });
+      const data = randomBytes(2000);
+      await putVersion(data, { v: 'put' });
+      expect((await backend.headObject(bucket, key)).metadata.user).toEqual({ v: 'put' });
+      expect(await read(key)).toBe(data.toString());
+      expect(await overrides()).toEqual([]);
+    });
+
+    it('goes with the object when it is deleted, and the emptied folder is pruned', async () => {
+      await putVersion(randomBytes(1000), { v: '1' });
+      await replace({ v: '2' });
+      await backend.deleteObject(bucket, key);
+      await expect(readdir(join(root, bucket, 'replace'))).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it('never applies an override written for another version of the file, even under its inode', async () => {
+      await putVersion(randomBytes(1000), { v: '1' });
+      await replace({ v: '2' });
+      const old = await readFile(overridePath(path(), await inode()));
+      await putVersion(randomBytes(1000), { v: 'put' });
+      // As if the new file had been given the old one's inode number: its record is not the one the
+      // override was written for.
+      await writeFile(overridePath(path(), await inode()), old);
+      expect((await backend.headObject(bucket, key)).metadata.user).toEqual({ v: 'put' });
+    });
+
+    it('refuses to serve an object whose override it did not write', async () => {
+      await putVersion(randomBytes(1000), { v: '1' });
+      await writeFile(overridePath(path(), await inode()), '{"base": 1}');
+      await expect(backend.headObject(bucket, key)).rejects.toThrow(/malformed override/);
+      await backend.deleteObject(bucket, key);
+    });
+
+    it('copies a replaced object to another key with its bytes and its new record', async () => {
+      const data = randomBytes(100_000);
+      const first = await putVersion(data, { v: '1' });
+      await replace({ v: '2' });
+      const copy = await backend.copyObject(
+        { bucket, key },
+        bucket,
+        'replace/copy',
+        metadata({ user: { v: 'c' } }),
+      );
+      expect(copy.etag).toBe(first.etag);
+      const { info, body } = await backend.getObject(bucket, 'replace/copy');
+      expect((await collect(body)).equals(data)).toBe(true);
+      expect(info.metadata.user).toEqual({ v: 'c' });
+      await backend.deleteObject(bucket, 'replace/copy');
+    });
   });
 
   it('copies nothing by the kernel when the source file is not the version it opened (it falls back)', async () => {

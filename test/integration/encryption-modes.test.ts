@@ -30,6 +30,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectPath } from '../../functions/adapters/filesystem/key-paths.js';
+import { readObjectRecord } from '../../functions/adapters/filesystem/record-overrides.js';
 import { checksumOf, md5Base64, md5Hex, multipartEtag, singlePartEtag } from '../support/digests.js';
 import {
   GATEWAY_MODES,
@@ -255,17 +256,13 @@ describe.each(BACKENDS)('encryption modes on the %s backend', (backend) => {
       }
       return { body: await bodyOf(res), internal };
     }
-    // functions/adapters/filesystem/object-file.ts: data, then a JSON record, then a 9-byte footer whose
-    // first 4 bytes are the record's length.
+    // functions/adapters/filesystem/object-file.ts: the data, then the file's record (or the record a
+    // metadata replace wrote beside it, filesystem/record-overrides.ts).
     const folder = gateway.storedAt(bucket);
-    const file = await readFile(objectPath(dirname(folder), basename(folder), key));
-    const recordLength = file.readUInt32BE(file.length - 9);
-    const record = JSON.parse(
-      file.subarray(file.length - 9 - recordLength, file.length - 9).toString('utf8'),
-    ) as {
-      size: number;
-      metadata?: { internal?: Record<string, string> };
-    };
+    const path = objectPath(dirname(folder), basename(folder), key);
+    const file = await readFile(path);
+    const record = await readObjectRecord(path);
+    if (!record) throw new Error(`no stored object ${key}`);
     return { body: file.subarray(0, record.size), internal: record.metadata?.internal ?? {} };
   }
 

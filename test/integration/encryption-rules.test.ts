@@ -27,18 +27,15 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FilesystemBackend } from '../../functions/adapters/filesystem-backend.js';
-import {
-  encodeTrailer,
-  readRecord,
-  type StoredRecord,
-} from '../../functions/adapters/filesystem/object-file.js';
+import { encodeTrailer, type StoredRecord } from '../../functions/adapters/filesystem/object-file.js';
+import { readObjectRecord } from '../../functions/adapters/filesystem/record-overrides.js';
 import { parseConfig } from '../../functions/core/config/schema.js';
 import { segmentCiphertextLength } from '../../functions/core/crypto/index.js';
 import { decodeLayout, encodeLayout } from '../../functions/core/encryption/layout-marker.js';
@@ -145,33 +142,29 @@ function rawStore(location: RawLocation): RawStore {
   if ('folder' in location) {
     // Test keys are plain names, which the filesystem backend stores as `<key>@obj`.
     const path = (key: string) => join(location.folder, `${key}@obj`);
-    return {
-      async read(key) {
-        const record = await readRecord(path(key));
-        if (!record) throw new Error(`no stored object ${key}`);
-        return {
-          data: readFileSync(path(key)).subarray(0, record.size),
-          internal: { ...record.metadata!.internal },
-          parts: record.parts,
-          rest: { record },
-        };
-      },
-      async write(key, object) {
-        const record: StoredRecord = {
-          ...object.rest.record!,
-          size: object.data.length,
-          metadata: { ...object.rest.record!.metadata!, internal: object.internal },
-        };
-        if (object.parts) record.parts = object.parts;
-        else delete record.parts;
-        writeFileSync(path(key), Buffer.concat([object.data, encodeTrailer(record)]));
-        return Promise.resolve();
-      },
-      copy(from, to) {
-        copyFileSync(path(from), path(to));
-        return Promise.resolve();
-      },
+    const read: RawStore['read'] = async (key) => {
+      // The record a reader gets: the file's own, or the one a metadata replace wrote beside it.
+      const record = await readObjectRecord(path(key));
+      if (!record) throw new Error(`no stored object ${key}`);
+      return {
+        data: readFileSync(path(key)).subarray(0, record.size),
+        internal: { ...record.metadata!.internal },
+        parts: record.parts,
+        rest: { record },
+      };
     };
+    const write: RawStore['write'] = (key, object) => {
+      const record: StoredRecord = {
+        ...object.rest.record!,
+        size: object.data.length,
+        metadata: { ...object.rest.record!.metadata!, internal: object.internal },
+      };
+      if (object.parts) record.parts = object.parts;
+      else delete record.parts;
+      writeFileSync(path(key), Buffer.concat([object.data, encodeTrailer(record)]));
+      return Promise.resolve();
+    };
+    return { read, write, copy: async (from, to) => write(to, await read(from)) };
   }
   const { client, bucket } = location;
   return {

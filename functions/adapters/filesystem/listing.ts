@@ -20,7 +20,7 @@ import {
   MAX_ENCODED_SEGMENT,
   OBJECT_SUFFIX,
 } from './key-paths.js';
-import { readRecord } from './object-file.js';
+import { readObjectRecord } from './record-overrides.js';
 
 type WalkEntry = { kind: 'object'; key: string; path: string } | { kind: 'prefix'; prefix: string };
 
@@ -161,7 +161,7 @@ async function readListing(
   path: string,
   withMetadata: boolean,
 ): Promise<ListedObject | undefined> {
-  const record = await readRecord(path);
+  const record = await readObjectRecord(path);
   if (!record) return undefined;
   const listed: ListedObject = {
     key,

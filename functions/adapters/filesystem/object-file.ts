@@ -42,13 +42,21 @@ export interface StoredRecord {
 export interface ObjectFile {
   handle: FileHandle;
   record: StoredRecord;
+  /** Which file this is: a file is never changed once written, so its inode and mtime name this version. */
+  stamp: FileStamp;
+}
+
+/** The inode and modification time of a stored file, as the handle that read it saw them. */
+export interface FileStamp {
+  ino: bigint;
+  mtimeNs: bigint;
 }
 
 const MAGIC = Buffer.from('SGOB', 'latin1');
 const FORMAT_VERSION = 2;
 const FOOTER_LENGTH = 4 + 1 + MAGIC.length;
 /** A record longer than this is a corrupt file, not something to allocate for (10,000 part sizes fit easily). */
-const MAX_RECORD_LENGTH = 1024 * 1024;
+export const MAX_RECORD_LENGTH = 1024 * 1024;
 /** Read from the end in one go: the footer and, for all but unusual records, the record too. */
 const TAIL_READ = 4096;
 
@@ -77,7 +85,9 @@ export function encodeTrailer(record: StoredRecord): Buffer {
 export async function openObjectFile(path: string): Promise<ObjectFile> {
   const handle = await open(path, 'r');
   try {
-    return { handle, record: await readRecordFrom(handle, path) };
+    const info = await handle.stat({ bigint: true });
+    const stamp = { ino: info.ino, mtimeNs: info.mtimeNs };
+    return { handle, record: await readRecordFrom(handle, path, Number(info.size)), stamp };
   } catch (error) {
     await handle.close();
     throw error;
@@ -96,8 +106,7 @@ export async function readRecord(path: string): Promise<StoredRecord | undefined
   }
 }
 
-async function readRecordFrom(handle: FileHandle, path: string): Promise<StoredRecord> {
-  const fileSize = (await handle.stat()).size;
+async function readRecordFrom(handle: FileHandle, path: string, fileSize: number): Promise<StoredRecord> {
   if (fileSize < FOOTER_LENGTH) throw corrupt(path, 'shorter than the footer');
   const tailLength = Math.min(fileSize, TAIL_READ);
   const tail = await readExactly(handle, tailLength, fileSize - tailLength);
@@ -124,12 +133,15 @@ async function readRecordFrom(handle: FileHandle, path: string): Promise<StoredR
 }
 
 function parseRecord(text: string): StoredRecord | undefined {
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return asRecord(JSON.parse(text));
   } catch {
     return undefined;
   }
+}
+
+/** `value` as a record, or undefined when it is not one. */
+export function asRecord(value: unknown): StoredRecord | undefined {
   const record = value as Partial<StoredRecord> | null;
   if (
     !record ||
@@ -147,6 +159,7 @@ function parseRecord(text: string): StoredRecord | undefined {
   return record as StoredRecord;
 }
 
-function corrupt(path: string, why: string): Error {
+/** The error for a stored file that is not what this backend writes. */
+export function corrupt(path: string, why: string): Error {
   return new Error(`corrupt object file ${path}: ${why}`);
 }

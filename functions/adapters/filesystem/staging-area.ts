@@ -3,16 +3,18 @@
  * in place. `tmp/` sits under the root, on the same file system as the buckets, so the rename is atomic: a
  * crash mid-write never leaves a partial object visible, and an object's data and record appear together.
  * Files are fsync'd before the rename; the directory entry itself is not (a power cut right after a write may
- * lose that write, never expose a torn one). Leftovers of a crash are removed once they are a day old.
+ * lose that write, never expose a torn one). Leftovers of a crash are removed once they are a day old. An
+ * object file published over another takes the old file's record override with it (record-overrides.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
 import { hasCode } from './errno.js';
 import { BufferedWriter } from './file-io.js';
 import { encodeTrailer, openObjectFile, type StoredRecord } from './object-file.js';
+import { overridePath } from './record-overrides.js';
 
 const STALE_TMP_MS = 24 * 60 * 60 * 1000;
 /** A delete may prune a parent folder between creating it and the rename; this many tries cover that race. */
@@ -74,7 +76,7 @@ export class StagingArea {
       await handle.datasync();
       closed = true;
       await handle.close();
-      await this.publish(tmp, path, base);
+      await this.publishObject(tmp, path, base);
       return record;
     } catch (error) {
       if (!closed) await handle.close().catch(() => undefined);
@@ -120,11 +122,30 @@ export class StagingArea {
         await handle.write(trailer, 0, trailer.length, expected.size);
         await handle.datasync();
         await handle.close();
-        await this.publish(tmp, path, base);
+        await this.publishObject(tmp, path, base);
         return written;
       } finally {
         await handle.close().catch(() => undefined);
       }
+    } catch (error) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Writes a small file whole and renames it to `path` (folders as for {@link writeObjectFile}). */
+  async writeFile(path: string, base: string, data: Uint8Array): Promise<void> {
+    await this.ready();
+    const tmp = this.tmpPath();
+    try {
+      const handle = await open(tmp, 'wx');
+      try {
+        await handle.writeFile(data);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await this.publish(tmp, path, base);
     } catch (error) {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw error;
@@ -165,6 +186,14 @@ export class StagingArea {
 
   private tmpPath(): string {
     return join(this.dir, randomBytes(12).toString('hex'));
+  }
+
+  /** Publishes an object file, then removes the record override of the file it replaced, if any. */
+  private async publishObject(tmp: string, path: string, base: string): Promise<void> {
+    const replaced = await stat(path, { bigint: true }).catch(() => undefined);
+    await this.publish(tmp, path, base);
+    // Best effort: the object is in place, and an override left behind matches no file (never applied).
+    if (replaced) await unlink(overridePath(path, replaced.ino)).catch(() => undefined);
   }
 
   private async publish(tmp: string, path: string, base: string): Promise<void> {
