@@ -165,7 +165,7 @@ export const errors = {
     new S3Error('InvalidPart', 400, message),
   /** GetObject/HeadObject `partNumber` beyond the object's parts (any number above 1 for a non-multipart object). */
   invalidPartNumber: () =>
-    new S3Error('InvalidPartNumber', 416, 'The requested partnumber is not satisfiable'),
+    new S3Error('InvalidPartNumber', 400, 'The requested partnumber is not satisfiable'),
   invalidPartOrder: () =>
     new S3Error(
       'InvalidPartOrder',

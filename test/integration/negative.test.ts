@@ -530,6 +530,25 @@ describe.each(BACKENDS)('rejected requests on the %s backend', (backend) => {
       });
     });
 
+    it('refuses a read that sends SSE-S3 or SSE-KMS headers with InvalidArgument, as S3 does', async () => {
+      for (const method of ['GET', 'HEAD']) {
+        for (const [name, value] of [
+          ['x-amz-server-side-encryption', 'aws:kms'],
+          ['x-amz-server-side-encryption', 'AES256'],
+          ['x-amz-server-side-encryption-aws-kms-key-id', 'alias/aws/s3'],
+        ]) {
+          const res = await signedRequest(gateway.endpoint, {
+            method,
+            path: `/${bucket}/existing`,
+            headers: { [name]: value },
+          });
+          expect({ method, name, status: res.status }).toEqual({ method, name, status: 400 });
+          if (method === 'GET') expect(res.code).toBe('InvalidArgument');
+        }
+      }
+      expect((await getBytes(s3, bucket, 'existing')).equals(original)).toBe(true);
+    });
+
     it('answers GetObjectTagging with an empty tag set (objects carry no tags), NoSuchKey for a missing key', async () => {
       const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'existing' }));
       expect(tagging.TagSet).toEqual([]);
@@ -770,15 +789,15 @@ describe.each(BACKENDS)('rejected requests on the %s backend', (backend) => {
       );
     });
 
-    it("answers a part number beyond the object's parts with InvalidPartNumber (416)", async () => {
+    it("answers a part number beyond the object's parts with InvalidPartNumber (400)", async () => {
       await expectS3Error(
         s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'existing', PartNumber: 2 })),
         'InvalidPartNumber',
-        416,
+        400,
       );
       await expectStatus(
         s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'existing', PartNumber: 2 })),
-        416,
+        400,
       );
     });
 

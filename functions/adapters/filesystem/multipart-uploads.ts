@@ -2,12 +2,19 @@
  * Multipart uploads of the filesystem backend, one folder each:
  * ```
  * <root>/.sealgate/uploads/<bucket>/<uploadId>/upload.json    key, metadata and initiation time
- * <root>/.sealgate/uploads/<bucket>/<uploadId>/part-00001     one uploaded part, an object file (object-file.ts)
+ * <root>/.sealgate/uploads/<bucket>/<uploadId>/part-00001/<stamp>   one uploaded part, an object file
+ *                                                                   (object-file.ts)
  * ```
  * Everything lives on disk, so any gateway process sharing the root can serve any request of an upload.
+ *
+ * A part sent again under the same number replaces the earlier one, as in S3, whatever the order the two
+ * requests finish in: each part file is named with the time its request arrived (its stamp), in its part
+ * number's folder, and the newest stamp there is the part. A request that finishes after a newer one of the
+ * same number leaves a file that is never read, and removes it. (Uploads begun before stamps hold a part as
+ * the file `part-00001`, which any stamped part of its number supersedes.)
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Body, ObjectMetadata, PartInfo, UploadInfo } from '../../core/backend.js';
@@ -35,7 +42,11 @@ export interface MultipartUploadsOptions {
 const MAX_PART_NUMBER = 10_000;
 /** What {@link MultipartUploads.create} issues; anything else is rejected before it reaches a path. */
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** A part number's folder (or, written before stamps, its one file). */
 const PART_FILE = /^part-(\d{5})$/;
+const STAMP = /^\d{15}\.\d{6}\.[0-9a-f]{8}$/;
+/** Orders the stamps of one process that fall in the same millisecond. */
+let stampSequence = 0;
 const UPLOAD_FILE = 'upload.json';
 
 /** The multipart operations of the Backend interface, on folders under `uploads/`. */
@@ -70,17 +81,19 @@ export class MultipartUploads {
     size: number,
   ): Promise<PartInfo> {
     checkPartNumber(partNumber);
+    // Stamped on arrival, before the body streams in: the order requests were sent in, not finished in.
+    const stamp = newStamp();
     await this.read(bucket, key, uploadId);
     const dir = this.uploadDir(bucket, uploadId);
+    const folder = join(dir, partFolderName(partNumber));
+    // A part of this number written before stamps is a file where its folder now goes: this one supersedes it.
+    if ((await stat(folder).catch(() => undefined))?.isFile()) await rm(folder, { force: true });
     try {
-      const record = await this.staging.writeObjectFile(
-        join(dir, partFileName(partNumber)),
-        dir,
-        async (out) => {
-          const md5 = await copyBody(body, size, out);
-          return { size, etag: `"${md5}"` };
-        },
-      );
+      const record = await this.staging.writeObjectFile(join(folder, stamp), dir, async (out) => {
+        const md5 = await copyBody(body, size, out);
+        return { size, etag: `"${md5}"` };
+      });
+      await dropSuperseded(folder);
       return { partNumber, etag: record.etag, size, lastModified: new Date(record.lastModified) };
     } catch (error) {
       // The upload folder vanished while the part streamed in: the upload was completed or aborted.
@@ -97,13 +110,11 @@ export class MultipartUploads {
       throw error;
     });
     const parts: PartInfo[] = [];
-    for (const name of names) {
-      const match = PART_FILE.exec(name);
-      if (!match) continue;
+    for (const [partNumber, name] of await currentParts(dir, names)) {
       const record = await readRecord(join(dir, name));
       if (!record) continue; // replaced or discarded since the folder was read
       parts.push({
-        partNumber: Number(match[1]),
+        partNumber,
         etag: record.etag,
         size: record.size,
         lastModified: new Date(record.lastModified),
@@ -133,9 +144,19 @@ export class MultipartUploads {
     }
     // Check every part before copying gigabytes, then check each again as it is copied (it may have been
     // replaced in between).
+    const current = await currentParts(
+      dir,
+      await readdir(dir).catch((error: unknown) => {
+        if (hasCode(error, 'ENOENT')) throw errors.noSuchUpload(uploadId);
+        throw error;
+      }),
+    );
     const stored: StoredRecord[] = [];
+    const files: string[] = [];
     for (const part of parts) {
-      const record = await readRecord(join(dir, partFileName(part.partNumber)));
+      const name = current.get(part.partNumber);
+      files.push(name ?? '');
+      const record = name === undefined ? undefined : await readRecord(join(dir, name));
       if (!record || normalizeEtag(record.etag) !== normalizeEtag(part.etag)) {
         throw errors.invalidPart(
           `Part ${part.partNumber} could not be found, or its ETag does not match the one given.`,
@@ -151,12 +172,12 @@ export class MultipartUploads {
 
     const record = await this.staging.writeObjectFile(target.path, target.base, async (out) => {
       for (const [index, part] of parts.entries()) {
-        const file = await openObjectFile(join(dir, partFileName(part.partNumber))).catch(
-          (error: unknown) => {
-            if (hasCode(error, 'ENOENT')) throw errors.invalidPart(`Part ${part.partNumber} was removed.`);
-            throw error;
-          },
-        );
+        const file = await openObjectFile(join(dir, files[index])).catch((error: unknown) => {
+          if (hasCode(error, 'ENOENT')) {
+            throw errors.invalidPart(`Part ${part.partNumber} was removed or replaced.`);
+          }
+          throw error;
+        });
         try {
           if (file.record.etag !== stored[index].etag) {
             throw errors.invalidPart(`Part ${part.partNumber} was replaced while the upload was completed.`);
@@ -234,8 +255,54 @@ export function checkPartNumber(partNumber: number): void {
   }
 }
 
-function partFileName(partNumber: number): string {
+function partFolderName(partNumber: number): string {
   return `part-${String(partNumber).padStart(5, '0')}`;
+}
+
+/** A stamp that sorts after every earlier one as text: milliseconds, a sequence, then random bytes. */
+function newStamp(): string {
+  stampSequence = (stampSequence + 1) % 1_000_000;
+  const millis = String(Date.now()).padStart(15, '0');
+  return `${millis}.${String(stampSequence).padStart(6, '0')}.${randomBytes(4).toString('hex')}`;
+}
+
+/** The newest stamped part file in a part number's folder, if any. */
+async function newestIn(folder: string): Promise<string | undefined> {
+  const names = await readdir(folder).catch((error: unknown) => {
+    if (hasCode(error, 'ENOENT', 'ENOTDIR')) return [] as string[];
+    throw error;
+  });
+  return names
+    .filter((name) => STAMP.test(name))
+    .sort()
+    .pop();
+}
+
+/**
+ * Each part number's current file (relative to the upload folder `dir`, whose entries are `names`): the
+ * newest stamp in its folder, or the unstamped file of an upload begun before stamps.
+ */
+async function currentParts(dir: string, names: string[]): Promise<Map<number, string>> {
+  const current = new Map<number, string>();
+  for (const name of names) {
+    const match = PART_FILE.exec(name);
+    if (!match) continue;
+    const newest = await newestIn(join(dir, name));
+    if (newest !== undefined) current.set(Number(match[1]), join(name, newest));
+    else if (await readRecord(join(dir, name)).then(Boolean, () => false))
+      current.set(Number(match[1]), name);
+  }
+  return current;
+}
+
+/** Removes the files in a part number's folder that a newer one superseded (best effort: never read). */
+async function dropSuperseded(folder: string): Promise<void> {
+  const newest = await newestIn(folder);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    if (STAMP.test(name) && name !== newest)
+      await rm(join(folder, name), { force: true }).catch(() => undefined);
+  }
 }
 
 function normalizeEtag(etag: string): string {

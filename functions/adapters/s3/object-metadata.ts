@@ -1,7 +1,8 @@
 /**
  * How an object's {@link ObjectMetadata} is stored in S3 and read back.
  *
- * - `user` is stored as S3 user metadata as is, `internal` as user metadata named `sealgate-<name>` (so
+ * - `user` is stored as S3 user metadata (non-ASCII values as RFC 2047 encoded-words, core/header-text.ts,
+ *   decoded again on reads), `internal` as user metadata named `sealgate-<name>` (so
  *   `x-amz-meta-sealgate-*` on the backend). Reads split them back, so user metadata never shows a `sealgate-`
  *   name, and a client may not store one: read back, it would pass for one of the gateway's markers.
  * - `headers` map to Content-Type, Cache-Control, Content-Disposition, Content-Encoding, Content-Language and
@@ -19,6 +20,7 @@ import type {
 
 import type { ObjectInfo, ObjectMetadata } from '../../core/backend.js';
 import { errors } from '../../core/errors.js';
+import { metadataValueForHeader, metadataValueFromHeader } from '../../core/header-text.js';
 import { withNative } from './native-encryption.js';
 import {
   assertNoLayoutMarkers,
@@ -148,7 +150,8 @@ function toS3Metadata(metadata: ObjectMetadata): Record<string, string> {
         value,
       );
     }
-    out[name] = value;
+    // Non-ASCII text goes as an RFC 2047 encoded-word, which S3 decodes before storing.
+    out[name] = metadataValueForHeader(value);
   }
   for (const [name, value] of Object.entries(metadata.internal)) out[INTERNAL_PREFIX + name] = value;
   return out;
@@ -162,7 +165,7 @@ function fromS3Metadata(
   for (const [name, value] of Object.entries(stored ?? {})) {
     const lower = name.toLowerCase();
     if (lower.startsWith(INTERNAL_PREFIX)) internal[lower.slice(INTERNAL_PREFIX.length)] = value;
-    else user[lower] = value;
+    else user[lower] = metadataValueFromHeader(value);
   }
   return { user, internal };
 }

@@ -2,6 +2,7 @@
  * The canonical forms AWS signatures are computed over. AWS's URI encoding keeps A-Z a-z 0-9 - . _ ~ and
  * percent-encodes every other byte in upper-case hex; the path also keeps '/'.
  */
+import { wireText } from '../header-text.js';
 
 export interface QueryParam {
   /** Name and value as sent, still percent-encoded. */
@@ -50,7 +51,10 @@ export function canonicalHeaders(request: Request, signedHeaders: string[]): str
       // Web Headers join repeated headers with ", "; SigV4 wants their values in one line too.
       let value = request.headers.get(name);
       if (value === null && name === 'host') value = new URL(request.url).host;
-      return `${name}:${(value ?? '').trim().replace(/[ \t]+/g, ' ')}\n`;
+      // The client signed the text its UTF-8 bytes spell; the core holds each byte as one character.
+      return `${name}:${wireText(value ?? '')
+        .trim()
+        .replace(/[ \t]+/g, ' ')}\n`;
     })
     .join('');
 }

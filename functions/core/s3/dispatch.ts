@@ -26,6 +26,8 @@ const KNOWN_PARAMS = new Set([
   'max-keys',
   'encoding-type',
   'continuation-token',
+  'max-buckets',
+  'bucket-region',
   'fetch-owner',
   'start-after',
   'key-marker',
@@ -34,6 +36,8 @@ const KNOWN_PARAMS = new Set([
   'max-parts',
   'part-number-marker',
   'versionId',
+  'versions',
+  'version-id-marker',
   'x-id',
   // Object tagging: read-only, objects carry no tags (GetObjectTagging answers an empty set).
   'tagging',
@@ -70,8 +74,11 @@ export function selectOperation(op: Operation): OperationHandler {
   if (op.bucket !== '' && !isValidBucketName(op.bucket)) throw errors.invalidBucketName(op.bucket);
   const unsupported = unsupportedParam(op);
   if (unsupported !== undefined) throw errors.notImplemented(`The ?${unsupported} sub-resource`);
+  // Every object is S3's `null` version, which any request may name; buckets are never versioned.
   const versionId = q.get('versionId');
-  if (versionId !== undefined && versionId !== 'null') throw errors.notImplemented('Object versioning');
+  if (versionId !== undefined && versionId !== list.NULL_VERSION) {
+    throw errors.notImplemented('Object versioning');
+  }
 
   if (op.bucket === '') {
     if (method === 'GET') return buckets.listBuckets;
@@ -84,6 +91,7 @@ export function selectOperation(op: Operation): OperationHandler {
         if (q.has('location')) return buckets.getBucketLocation;
         if (q.has('versioning')) return buckets.getBucketVersioning;
         if (q.has('uploads')) return multipart.listMultipartUploads;
+        if (q.has('versions')) return list.listObjectVersions;
         if (q.get('list-type') === '2') return list.listObjectsV2;
         if (q.has('list-type'))
           throw errors.invalidArgument('Invalid list-type', 'list-type', q.get('list-type'));

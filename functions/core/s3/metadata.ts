@@ -1,5 +1,6 @@
 import type { ObjectMetadata } from '../backend.js';
 import { S3Error, errors } from '../errors.js';
+import { metadataValueForHeader, metadataValueFromHeader } from '../header-text.js';
 
 /** The HTTP headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = [
@@ -54,8 +55,10 @@ export function metadataFromRequest(headers: Headers): ObjectMetadata {
         '',
       );
     }
-    user[key] = value;
-    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+    // Stored as the text the client meant (UTF-8 on the wire, or RFC 2047 encoded-words), as S3 stores it.
+    const text = metadataValueFromHeader(value);
+    user[key] = text;
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(text);
   }
   if (bytes > MAX_USER_METADATA_BYTES) {
     throw new S3Error(
@@ -68,13 +71,18 @@ export function metadataFromRequest(headers: Headers): ObjectMetadata {
   return { headers: stored, user, internal: {} };
 }
 
-/** Writes an object's stored headers and user metadata onto a response. Internal markers never leave. */
+/**
+ * Writes an object's stored headers and user metadata onto a response (a non-ASCII value as an RFC 2047
+ * encoded-word, as S3 returns it). Internal markers never leave.
+ */
 export function metadataToHeaders(metadata: ObjectMetadata, out: Headers): void {
   for (const name of STORED_HEADERS) {
     const value = metadata.headers[name];
     if (value !== undefined) out.set(name, value);
   }
-  for (const [key, value] of Object.entries(metadata.user)) out.set(`x-amz-meta-${key}`, value);
+  for (const [key, value] of Object.entries(metadata.user)) {
+    out.set(`x-amz-meta-${key}`, metadataValueForHeader(value));
+  }
 }
 
 /** GetObject's `response-*` query parameters override these response headers (S3 GetObject). */

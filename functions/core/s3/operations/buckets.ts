@@ -1,24 +1,74 @@
 import { isAllowed } from '../../auth/credentials.js';
 import { errors } from '../../errors.js';
 import { MAX_XML_BYTES, child, parseXml, xml } from '../../xml.js';
-import { routeFor, xmlResponse, type Operation } from '../operation.js';
+import { isValidBucketName } from '../names.js';
+import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js';
 import { readSmallBody } from '../request-body.js';
 
 /** The owner shown in listings: the gateway is the single owner of every bucket it serves. */
 export const OWNER = { ID: 'sealgate', DisplayName: 'sealgate' };
+/** The region every bucket of the gateway is in (the one clients sign with). */
+const REGION = 'us-east-1';
 
-/** ListBuckets: the buckets this credential has any grant on. */
+/** S3's page size for ListBuckets when paging is asked for without `max-buckets`, and the largest allowed. */
+const MAX_BUCKETS = 10_000;
+
+/**
+ * ListBuckets: the buckets this credential has any grant on, by name. Paged as S3 pages it: `prefix`,
+ * `max-buckets` (1 to 10,000) and `continuation-token` (the opaque name to resume after); when any of them
+ * or `bucket-region` is given, a page holds at most `max-buckets` (10,000 by default) and ends with a
+ * `ContinuationToken` if more buckets follow. Every bucket is in the gateway's region, us-east-1.
+ */
 export async function listBuckets(op: Operation): Promise<Response> {
   const credential = op.auth.credential;
-  const buckets = (await op.routes.list()).filter(
-    (b) => isAllowed(credential, b.name, 'read') || isAllowed(credential, b.name, 'write'),
+  const prefix = op.query.get('prefix');
+  const region = op.query.get('bucket-region');
+  const token = op.query.get('continuation-token');
+  const paged = ['max-buckets', 'continuation-token', 'prefix', 'bucket-region'].some((n) => op.query.has(n));
+  const maxBuckets = intParam(op, 'max-buckets', MAX_BUCKETS, 1, MAX_BUCKETS);
+  if (op.query.has('max-buckets') && Number(op.query.get('max-buckets')) > MAX_BUCKETS) {
+    throw errors.invalidArgument(
+      `max-buckets must be between 1 and ${MAX_BUCKETS}`,
+      'max-buckets',
+      op.query.get('max-buckets'),
+    );
+  }
+  const after = token ? decodeToken(token) : undefined;
+  let buckets = (await op.routes.list()).filter(
+    (b) =>
+      (isAllowed(credential, b.name, 'read') || isAllowed(credential, b.name, 'write')) &&
+      (prefix === undefined || b.name.startsWith(prefix)) &&
+      (after === undefined || b.name > after),
   );
+  if (region !== undefined && region !== REGION) buckets = [];
+  let next: string | undefined;
+  if (paged && buckets.length > maxBuckets) {
+    buckets = buckets.slice(0, maxBuckets);
+    next = Buffer.from(buckets[buckets.length - 1].name, 'utf8').toString('base64url');
+  }
   return xmlResponse(
     xml('ListAllMyBucketsResult', {
       Owner: OWNER,
-      Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.created })) },
+      Buckets: {
+        Bucket: buckets.map((b) => ({
+          Name: b.name,
+          CreationDate: b.created,
+          BucketRegion: paged ? REGION : undefined,
+        })),
+      },
+      ContinuationToken: next,
+      Prefix: prefix,
     }),
   );
+}
+
+/** The bucket name a ListBuckets continuation token stands for; InvalidArgument for one it did not give. */
+function decodeToken(token: string): string {
+  const name = Buffer.from(token, 'base64url').toString('utf8');
+  if (!isValidBucketName(name) || Buffer.from(name, 'utf8').toString('base64url') !== token) {
+    throw errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+  }
+  return name;
 }
 
 /**
@@ -49,7 +99,7 @@ export async function deleteBucket(op: Operation): Promise<Response> {
 export async function headBucket(op: Operation): Promise<Response> {
   const route = routeFor(op, 'read');
   if (!(await route.backend.bucketExists(route.bucket))) throw errors.noSuchBucket(op.bucket);
-  return new Response(null, { status: 200, headers: { 'x-amz-bucket-region': 'us-east-1' } });
+  return new Response(null, { status: 200, headers: { 'x-amz-bucket-region': REGION } });
 }
 
 /** Fails with NoSuchBucket unless the operation's bucket exists. */

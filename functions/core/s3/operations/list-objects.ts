@@ -81,16 +81,18 @@ export async function listObjectsV1(op: Operation): Promise<Response> {
 
 /**
  * ListObjectsV2: the continuation token is the opaque (base64url) key to resume after; start-after
- * applies only to the first page.
+ * applies only to the first page (one without a token, or with an empty one).
  */
 export async function listObjectsV2(op: Operation): Promise<Response> {
   const { prefix, delimiter, maxKeys } = listParams(op);
   const token = op.query.get('continuation-token');
   const startAfter = op.query.get('start-after');
   let after = startAfter || undefined;
-  if (token !== undefined) {
+  // An empty token is no token, as S3 takes it: the listing starts at the beginning (or at start-after),
+  // and the empty token is echoed back.
+  if (token) {
     after = Buffer.from(token, 'base64url').toString('utf8');
-    if (token === '' || Buffer.from(after, 'utf8').toString('base64url') !== token) {
+    if (Buffer.from(after, 'utf8').toString('base64url') !== token) {
       throw errors.invalidArgument(
         'The continuation token provided is incorrect',
         'continuation-token',
@@ -116,6 +118,59 @@ export async function listObjectsV2(op: Operation): Promise<Response> {
       StartAfter: startAfter === undefined ? undefined : encode(startAfter),
       IsTruncated: page.isTruncated,
       Contents: contents(page, encode, op.query.get('fetch-owner') === 'true'),
+      CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
+    }),
+  );
+}
+
+/** The only version id the gateway has: every object is S3's `null` version (buckets are never versioned). */
+export const NULL_VERSION = 'null';
+
+/**
+ * ListObjectVersions on an unversioned bucket, as S3 answers it: each object is its key's one version,
+ * `VersionId` `null` and `IsLatest` true; there are no delete markers. Paged by `key-marker` (keys after
+ * it; with `version-id-marker` `null`, the marker key's versions after `null`, which are none), with
+ * prefix, delimiter, max-keys and `encoding-type=url` as ListObjects has them.
+ */
+export async function listObjectVersions(op: Operation): Promise<Response> {
+  const { prefix, delimiter, maxKeys } = listParams(op);
+  const keyMarker = op.query.get('key-marker') ?? '';
+  const versionIdMarker = op.query.get('version-id-marker') ?? '';
+  if (versionIdMarker !== '' && keyMarker === '') {
+    throw errors.invalidArgument(
+      'A version-id marker cannot be specified without a key marker.',
+      'version-id-marker',
+      versionIdMarker,
+    );
+  }
+  if (versionIdMarker !== '' && versionIdMarker !== NULL_VERSION) {
+    throw errors.invalidArgument('Invalid version id specified', 'version-id-marker', versionIdMarker);
+  }
+  const encode = encoderFor(op);
+  const page = await list(op, keyMarker || undefined, maxKeys);
+  const lastIsObject = page.objects.length > 0 && page.objects[page.objects.length - 1].key === page.last;
+  return xmlResponse(
+    xml('ListVersionsResult', {
+      Name: op.bucket,
+      Prefix: encode(prefix),
+      KeyMarker: encode(keyMarker),
+      VersionIdMarker: versionIdMarker,
+      NextKeyMarker: page.isTruncated && page.last !== undefined ? encode(page.last) : undefined,
+      NextVersionIdMarker: page.isTruncated && lastIsObject ? NULL_VERSION : undefined,
+      MaxKeys: maxKeys,
+      Delimiter: delimiter && encode(delimiter),
+      EncodingType: op.query.get('encoding-type'),
+      IsTruncated: page.isTruncated,
+      Version: page.objects.map((o) => ({
+        Key: encode(o.key),
+        VersionId: NULL_VERSION,
+        IsLatest: true,
+        LastModified: o.lastModified,
+        ETag: o.etag,
+        Size: o.size,
+        Owner: OWNER,
+        StorageClass: 'STANDARD',
+      })),
       CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: encode(p) })),
     }),
   );

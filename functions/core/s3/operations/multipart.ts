@@ -1,11 +1,11 @@
-import type { UploadInfo } from '../../backend.js';
+import type { ObjectInfo, PartInfo, UploadInfo } from '../../backend.js';
 import { deriveLayoutKey } from '../../crypto/index.js';
 import { customerKeyOf } from '../../encryption/customer-key.js';
 import type { Layout } from '../../encryption/layout-marker.js';
 import { gatewayHeaders, readObject } from '../../encryption/stored-object.js';
-import { encodeUploadId, parseUploadId } from '../../encryption/upload-state.js';
+import { encodeUploadId, parseUploadId, type UploadState } from '../../encryption/upload-state.js';
 import { nativeMarkers, nativeWriteHeaders, writeTarget } from '../../encryption/write-target.js';
-import { errors } from '../../errors.js';
+import { S3Error, errors } from '../../errors.js';
 import { MAX_XML_BYTES, child, children, parseXml, xml } from '../../xml.js';
 import { checkWriteConditions } from '../conditions.js';
 import { metadataFromRequest } from '../metadata.js';
@@ -13,6 +13,7 @@ import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js
 import { objectBody, readSmallBody } from '../request-body.js';
 import { OWNER } from './buckets.js';
 import { encoderFor } from './list-objects.js';
+import { completedObject } from './completed-upload.js';
 import { copySource, copySourceRange } from './copy.js';
 import {
   bareEtag,
@@ -138,9 +139,17 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
   for (let i = 1; i < requested.length; i++) {
     if (requested[i].partNumber <= requested[i - 1].partNumber) throw errors.invalidPartOrder();
   }
-  const stored = new Map(
-    (await route.backend.listParts(route.bucket, op.key, backendId)).map((p) => [p.partNumber, p]),
-  );
+  let listed: PartInfo[];
+  try {
+    listed = await route.backend.listParts(route.bucket, op.key, backendId);
+  } catch (error) {
+    if (!(error instanceof S3Error && error.code === 'NoSuchUpload')) throw error;
+    // Sent again after it succeeded: the same answer, as S3 gives it (completed-upload.ts).
+    const done = await completedObject(op, route, state, requested);
+    if (!done) throw error;
+    return completeResponse(op, done, state);
+  }
+  const stored = new Map(listed.map((p) => [p.partNumber, p]));
   const layout: Layout = { partNumbers: [], lengths: [] };
   // What the backend joins: the stored parts under their own ETags.
   const parts: { partNumber: number; etag: string }[] = [];
@@ -158,6 +167,10 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
   }
   const late = state ? await layoutMarkers(op, route, state, layout) : undefined;
   const info = await route.backend.completeMultipartUpload(route.bucket, op.key, backendId, parts, late);
+  return completeResponse(op, info, state);
+}
+
+function completeResponse(op: Operation, info: ObjectInfo, state: UploadState | undefined): Response {
   const headers = state
     ? gatewayHeaders(state.mode, state.markers, customerKeyOf(op.request.headers, op.ctx))
     : info.native

@@ -17,6 +17,7 @@ import { RESPONSE_OVERRIDES, metadataFromRequest, metadataToHeaders } from '../m
 import { MAX_KEY_BYTES } from '../names.js';
 import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js';
 import { contentRange, parseRange } from '../range.js';
+import { NULL_VERSION } from './list-objects.js';
 import { objectBody, readSmallBody } from '../request-body.js';
 import type { Route } from '../../routes.js';
 
@@ -132,8 +133,32 @@ function partNumberOf(op: Operation): number | undefined {
   return intParam(op, 'partNumber', 1, 1, 10000);
 }
 
+/**
+ * Reads take no `x-amz-server-side-encryption*` header (S3 GetObject/HeadObject: an SSE-S3 or SSE-KMS object
+ * is read without them, and a read that sends them is a 400); only SSE-C's customer-key headers apply.
+ */
+function refuseWriteEncryptionHeaders(op: Operation): void {
+  for (const name of [
+    'x-amz-server-side-encryption',
+    'x-amz-server-side-encryption-aws-kms-key-id',
+    'x-amz-server-side-encryption-context',
+    'x-amz-server-side-encryption-bucket-key-enabled',
+  ]) {
+    const value = op.request.headers.get(name);
+    if (value !== null) {
+      throw errors.invalidArgument(
+        `The ${name} header is not supported for this operation: objects encrypted with SSE-S3 or SSE-KMS ` +
+          'are read without encryption headers.',
+        name,
+        value,
+      );
+    }
+  }
+}
+
 /** Opens the request's object: its stored description, then its markers with the request's SSE-C key. */
 async function openRequested(op: Operation, route: Route, partNumber?: number): Promise<OpenedObject> {
+  refuseWriteEncryptionHeaders(op);
   const stored = await route.backend.headObject(route.bucket, op.key, partNumber);
   const customer = customerKeyOf(op.request.headers, op.ctx);
   return openObject(route, { bucket: op.bucket, key: op.key }, stored, customer);
@@ -241,19 +266,23 @@ export async function deleteObjects(op: Operation): Promise<Response> {
   const objects = children(root, 'Object').map((o) => {
     const key = child(o, 'Key');
     if (!key) throw errors.malformedXML();
-    return key.text;
+    return { key: key.text, versionId: child(o, 'VersionId')?.text };
   });
   if (objects.length === 0 || objects.length > 1000) throw errors.malformedXML();
-  const deleted: { Key: string }[] = [];
-  const failed: { Key: string; Code: string; Message: string }[] = [];
-  for (const key of objects) {
+  const deleted: { Key: string; VersionId?: string }[] = [];
+  const failed: { Key: string; VersionId?: string; Code: string; Message: string }[] = [];
+  for (const { key, versionId } of objects) {
     try {
       validateKey(key);
+      // As for DeleteObject: the `null` version is the object itself; no other version exists.
+      if (versionId !== undefined && versionId !== NULL_VERSION)
+        throw errors.notImplemented('Object versioning');
       await route.backend.deleteObject(route.bucket, key);
-      deleted.push({ Key: key });
+      deleted.push({ Key: key, VersionId: versionId });
     } catch (error) {
-      if (!(error instanceof S3Error) || error.status >= 500) throw error;
-      failed.push({ Key: key, Code: error.code, Message: error.message });
+      if (!(error instanceof S3Error) || (error.status >= 500 && error.code !== 'NotImplemented'))
+        throw error;
+      failed.push({ Key: key, VersionId: versionId, Code: error.code, Message: error.message });
     }
   }
   return xmlResponse(xml('DeleteResult', { Deleted: quiet ? [] : deleted, Error: failed }));
