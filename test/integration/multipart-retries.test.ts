@@ -19,11 +19,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startTestGateway, type BackendKind, type TestGateway } from '../support/gateway.js';
+import { defaultTarget, startTestGateway, type BackendKind, type TestGateway } from '../support/gateway.js';
 import { useMoto } from '../support/moto.js';
 import { expectS3Error, uniqueBucket } from '../support/s3-expect.js';
 
-const MIB = 1024 * 1024;
 const PROXY_YAML = `      mode: aes256-gcm-proxy\n      key: "${randomBytes(32).toString('hex')}"\n      key_id: k1\n`;
 const CASES: [BackendKind, 'plain' | 'proxy'][] = [
   ['filesystem', 'plain'],
@@ -53,18 +52,13 @@ describe.each(CASES)('a completion sent again on the %s backend (%s)', (backend,
     await gateway?.close();
   });
 
-  /** An upload of two parts, not completed yet: its id and the parts a completion lists. */
-  async function uploadTwoParts(key: string, data: Buffer) {
+  /** An upload of one part (small enough for a function URL to carry), not completed yet. */
+  async function uploadOnePart(key: string, data: Buffer) {
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-    const halves = [data.subarray(0, 5 * MIB), data.subarray(5 * MIB)];
-    const Parts = [];
-    for (const [i, Body] of halves.entries()) {
-      const part = await s3.send(
-        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body }),
-      );
-      Parts.push({ PartNumber: i + 1, ETag: part.ETag });
-    }
-    return { UploadId: UploadId!, Parts };
+    const part = await s3.send(
+      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: data }),
+    );
+    return { UploadId: UploadId!, Parts: [{ PartNumber: 1, ETag: part.ETag }] };
   }
 
   const complete = (key: string, UploadId: string, Parts: { PartNumber: number; ETag?: string }[]) =>
@@ -73,8 +67,8 @@ describe.each(CASES)('a completion sent again on the %s backend (%s)', (backend,
     );
 
   it('answers 200 with the same ETag, and the object is unchanged', async () => {
-    const data = randomBytes(5 * MIB + 1000);
-    const { UploadId, Parts } = await uploadTwoParts('again', data);
+    const data = randomBytes(300_000);
+    const { UploadId, Parts } = await uploadOnePart('again', data);
     const first = await complete('again', UploadId, Parts);
     const second = await complete('again', UploadId, Parts);
     expect(second.ETag).toBe(first.ETag);
@@ -85,9 +79,13 @@ describe.each(CASES)('a completion sent again on the %s backend (%s)', (backend,
   });
 
   it('answers NoSuchUpload for other parts, or once the key holds another object', async () => {
-    const { UploadId, Parts } = await uploadTwoParts('moved-on', randomBytes(5 * MIB + 10));
+    const { UploadId, Parts } = await uploadOnePart('moved-on', randomBytes(1000));
     await complete('moved-on', UploadId, Parts);
-    await expectS3Error(complete('moved-on', UploadId, Parts.slice(0, 1)), 'NoSuchUpload', 404);
+    await expectS3Error(
+      complete('moved-on', UploadId, [...Parts, { ...Parts[0], PartNumber: 2 }]),
+      'NoSuchUpload',
+      404,
+    );
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'moved-on', Body: 'replaced' }));
     await expectS3Error(complete('moved-on', UploadId, Parts), 'NoSuchUpload', 404);
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'moved-on' }));
@@ -95,66 +93,71 @@ describe.each(CASES)('a completion sent again on the %s backend (%s)', (backend,
   });
 });
 
-describe.each(['plain', 'proxy'] as const)('a part sent again on the filesystem backend (%s)', (mode) => {
-  let gateway: TestGateway;
-  let s3: S3Client;
-  let bucket: string;
+// A function URL takes in each request whole before it invokes the function, so there the order is the one
+// the requests arrived in whole, which this test cannot hold apart from the order they finished in.
+describe.skipIf(defaultTarget() === 'function-url').each(['plain', 'proxy'] as const)(
+  'a part sent again on the filesystem backend (%s)',
+  (mode) => {
+    let gateway: TestGateway;
+    let s3: S3Client;
+    let bucket: string;
 
-  beforeAll(async () => {
-    gateway = await startTestGateway({ encryptionYaml: mode === 'proxy' ? PROXY_YAML : undefined });
-    s3 = gateway.client();
-    bucket = uniqueBucket();
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  });
-  afterAll(async () => {
-    await gateway?.close();
-  });
+    beforeAll(async () => {
+      gateway = await startTestGateway({ encryptionYaml: mode === 'proxy' ? PROXY_YAML : undefined });
+      s3 = gateway.client();
+      bucket = uniqueBucket();
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    });
+    afterAll(async () => {
+      await gateway?.close();
+    });
 
-  it('keeps the part sent last, though the one sent first finishes after it', async () => {
-    const key = 'resent';
-    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
-    const first = randomBytes(300_000);
-    const second = randomBytes(300_000);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const slow = Readable.from(
-      (async function* () {
-        yield first.subarray(0, 1000);
-        await held;
-        yield first.subarray(1000);
-      })(),
-    );
-    const sentFirst = s3.send(
-      new UploadPartCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId,
-        PartNumber: 1,
-        Body: slow,
-        ContentLength: first.length,
-      }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the first request has arrived
-    const sentSecond = await s3.send(
-      new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: second }),
-    );
-    release();
-    const finishedLast = await sentFirst;
-    expect(finishedLast.ETag).not.toBe(sentSecond.ETag);
+    it('keeps the part sent last, though the one sent first finishes after it', async () => {
+      const key = 'resent';
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+      const first = randomBytes(300_000);
+      const second = randomBytes(300_000);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const slow = Readable.from(
+        (async function* () {
+          yield first.subarray(0, 1000);
+          await held;
+          yield first.subarray(1000);
+        })(),
+      );
+      const sentFirst = s3.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          PartNumber: 1,
+          Body: slow,
+          ContentLength: first.length,
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the first request has arrived
+      const sentSecond = await s3.send(
+        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: second }),
+      );
+      release();
+      const finishedLast = await sentFirst;
+      expect(finishedLast.ETag).not.toBe(sentSecond.ETag);
 
-    const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId }));
-    expect(listed.Parts).toHaveLength(1);
-    // An encrypted part lists under the backend's ETag (of its ciphertext); the content shows which it is.
-    if (mode === 'plain') expect(listed.Parts![0].ETag).toBe(sentSecond.ETag);
-    await s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: bucket,
-        Key: key,
-        UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: sentSecond.ETag }] },
-      }),
-    );
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(second)).toBe(true);
-  });
-});
+      const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId }));
+      expect(listed.Parts).toHaveLength(1);
+      // An encrypted part lists under the backend's ETag (of its ciphertext); the content shows which it is.
+      if (mode === 'plain') expect(listed.Parts![0].ETag).toBe(sentSecond.ETag);
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: sentSecond.ETag }] },
+        }),
+      );
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(second)).toBe(true);
+    });
+  },
+);

@@ -3,6 +3,7 @@ import { isValidBucketName } from './names.js';
 import type { Operation, OperationHandler } from './operation.js';
 import * as buckets from './operations/buckets.js';
 import { copyObject } from './operations/copy.js';
+import { getObjectAttributes } from './operations/object-attributes.js';
 import * as list from './operations/list-objects.js';
 import * as multipart from './operations/multipart.js';
 import * as objects from './operations/objects.js';
@@ -37,6 +38,7 @@ const KNOWN_PARAMS = new Set([
   'part-number-marker',
   'versionId',
   'versions',
+  'attributes',
   'version-id-marker',
   'x-id',
   // Object tagging: read-only, objects carry no tags (GetObjectTagging answers an empty set).
@@ -120,6 +122,7 @@ export function selectOperation(op: Operation): OperationHandler {
   switch (method) {
     case 'GET':
       if (q.has('uploadId')) return multipart.listParts;
+      if (q.has('attributes')) return getObjectAttributes;
       return objects.getObject;
     case 'HEAD':
       return objects.headObject;

@@ -157,7 +157,7 @@ function refuseWriteEncryptionHeaders(op: Operation): void {
 }
 
 /** Opens the request's object: its stored description, then its markers with the request's SSE-C key. */
-async function openRequested(op: Operation, route: Route, partNumber?: number): Promise<OpenedObject> {
+export async function openRequested(op: Operation, route: Route, partNumber?: number): Promise<OpenedObject> {
   refuseWriteEncryptionHeaders(op);
   const stored = await route.backend.headObject(route.bucket, op.key, partNumber);
   const customer = customerKeyOf(op.request.headers, op.ctx);
