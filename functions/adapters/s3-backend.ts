@@ -45,6 +45,7 @@ import type {
 } from '../core/backend.js';
 import { bucketExists, createBucket, deleteBucket, listBuckets } from './s3/buckets.js';
 import { copyObject, DEFAULT_COPY_LIMITS, replaceMetadata, type CopyLimits } from './s3/copy-object.js';
+import { DescribedCache } from './s3/described-cache.js';
 import { listObjects } from './s3/listing.js';
 import {
   abortMultipartUpload,
@@ -79,6 +80,8 @@ export class S3Backend implements Backend {
   private readonly client: S3Client;
   private readonly region: string;
   private readonly copyLimits: CopyLimits;
+  /** What listings learned from HEADs, for the next client listing of the same versions. */
+  private readonly described = new DescribedCache();
 
   constructor(options: S3BackendOptions) {
     this.name = options.name;
@@ -202,7 +205,7 @@ export class S3Backend implements Backend {
   }
 
   listObjects(bucket: string, input: ListObjectsInput): Promise<ListObjectsOutput> {
-    return listObjects(this.client, bucket, input);
+    return listObjects(this.client, bucket, input, this.described);
   }
 
   // --- multipart uploads ---

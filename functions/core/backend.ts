@@ -85,6 +85,12 @@ export interface ListObjectsInput {
    * plaintext sizes). Costs a filesystem backend a footer read and an S3 backend a HeadObject per object.
    */
   withMetadata?: boolean;
+  /**
+   * With `withMetadata`: a backend may describe an object from what it learned the last time it listed the
+   * same version (same key, ETag, size and last-modified) instead of reading it again. For listings that
+   * show clients sizes and ETags; not for jobs, which need the markers as they are now.
+   */
+  reuseDescriptions?: boolean;
 }
 
 export interface ListObjectsOutput {

@@ -1407,6 +1407,63 @@ describe('s3 backend', () => {
     }
   });
 
+  it('describes a client listing from the HEADs of the versions it listed before: one request a page', async () => {
+    const proxy = await countingProxy(server.endpoint);
+    const counted = new S3Backend({
+      name: 'moto',
+      endpoint: proxy.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    const prefix = 'described/';
+    const page = (reuseDescriptions: boolean) =>
+      counted.listObjects(bucket, { prefix, maxKeys: 100, withMetadata: true, reuseDescriptions });
+    const heads = () => proxy.requests.filter((r) => r.startsWith('HEAD ')).length;
+    try {
+      for (const name of ['a', 'b', 'c']) {
+        const data = Buffer.from(`object ${name}`);
+        await counted.putObject(
+          bucket,
+          prefix + name,
+          chunksOf(data),
+          data.length,
+          metadata({ user: { name } }),
+        );
+      }
+      proxy.requests.length = 0;
+      const first = await page(true);
+      expect(heads()).toBe(3);
+      proxy.requests.length = 0;
+      const again = await page(true);
+      expect(proxy.requests).toEqual([`GET /${bucket}/`]);
+      expect(again.objects).toEqual(first.objects);
+
+      // A changed object is another version: it alone is headed again, and shows as it is now.
+      const data = Buffer.from('object b, rewritten');
+      await counted.putObject(
+        bucket,
+        `${prefix}b`,
+        chunksOf(data),
+        data.length,
+        metadata({ user: { name: 'b2' } }),
+      );
+      proxy.requests.length = 0;
+      const changed = await page(true);
+      expect(heads()).toBe(1);
+      expect(changed.objects[1]).toMatchObject({ key: `${prefix}b`, size: data.length });
+      expect(changed.objects[1].metadata?.user).toEqual({ name: 'b2' });
+
+      // Listings for jobs read every object as it is now.
+      proxy.requests.length = 0;
+      await page(false);
+      expect(heads()).toBe(3);
+    } finally {
+      counted.close();
+      await proxy.close();
+    }
+  });
+
   /** An S3Backend that reaches moto through a {@link countingProxy}. */
   async function proxied(options?: ProxyOptions) {
     const proxy = await countingProxy(server.endpoint, options);

@@ -1,11 +1,13 @@
 /**
  * ListObjects for the S3 backend, on ListObjectsV2, and the key order S3 lists in. S3's listing carries no
- * metadata: asked for it, the backend heads every listed object, a bounded number at a time.
+ * metadata: asked for it, the backend heads every listed object, a bounded number at a time (or, for
+ * client listings, describes the versions it headed before from s3/described-cache.ts).
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 
 import type { ListedObject, ListObjectsInput, ListObjectsOutput } from '../../core/backend.js';
 import { S3Error } from '../../core/errors.js';
+import type { DescribedCache } from './described-cache.js';
 import { describeObject } from './object-reads.js';
 import { withS3Errors } from './sdk-errors.js';
 
@@ -17,6 +19,7 @@ export async function listObjects(
   client: S3Client,
   bucket: string,
   input: ListObjectsInput,
+  described?: DescribedCache,
 ): Promise<ListObjectsOutput> {
   const output: ListObjectsOutput = { objects: [], commonPrefixes: [], isTruncated: false };
   let token: string | undefined;
@@ -56,20 +59,27 @@ export async function listObjects(
     if (!output.isTruncated || !token || wanted <= 0) break;
   }
   // `last` stays the listing's: resuming after a key deleted since is still resuming at the right place.
-  if (input.withMetadata) output.objects = await withMetadata(client, bucket, output.objects);
+  if (input.withMetadata) {
+    const cache = input.reuseDescriptions ? described : undefined;
+    output.objects = await withMetadata(client, bucket, output.objects, cache);
+  }
   return output;
 }
 
 /**
  * The listed objects as their HEADs describe them (size, ETag and date too, so every field is of one
- * version); an object deleted since it was listed is dropped.
+ * version); an object deleted since it was listed is dropped. With a cache, a version described before
+ * is not headed again.
  */
 async function withMetadata(
   client: S3Client,
   bucket: string,
   objects: ListedObject[],
+  cache: DescribedCache | undefined,
 ): Promise<ListedObject[]> {
   const described = await mapBounded(objects, MAX_HEADS_IN_FLIGHT, async (object) => {
+    const known = cache?.get(bucket, object);
+    if (known) return known;
     try {
       const { key, size, etag, lastModified, metadata, partsCount } = await describeObject(
         client,
@@ -78,6 +88,7 @@ async function withMetadata(
       );
       const listed: ListedObject = { key, size, etag, lastModified, metadata };
       if (partsCount !== undefined) listed.partsCount = partsCount;
+      cache?.set(bucket, object, listed);
       return listed;
     } catch (error) {
       if (error instanceof S3Error && error.code === 'NoSuchKey') return undefined;

@@ -39,6 +39,7 @@ async function list(op: Operation, after: string | undefined, maxKeys: number): 
     after,
     maxKeys,
     withMetadata: true,
+    reuseDescriptions: true,
   });
   const objects = await Promise.all(
     page.objects.map(async (o) => ({ ...o, ...(await listedView(route, op.bucket, o)) })),
