@@ -118,6 +118,13 @@ export const errors = {
     new S3Error('NoSuchBucket', 404, 'The specified bucket does not exist', { BucketName: bucket }),
   noSuchKey: (key: string) =>
     new S3Error('NoSuchKey', 404, 'The specified key does not exist.', { Key: key }),
+  encryptionConfigurationNotFound: (bucket: string) =>
+    new S3Error(
+      'ServerSideEncryptionConfigurationNotFoundError',
+      404,
+      'The server side encryption configuration was not found',
+      { BucketName: bucket },
+    ),
   noSuchUpload: (uploadId: string) =>
     new S3Error(
       'NoSuchUpload',

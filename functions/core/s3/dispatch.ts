@@ -1,4 +1,4 @@
-import { errors } from '../errors.js';
+import { S3Error, errors } from '../errors.js';
 import { isValidBucketName } from './names.js';
 import type { Operation, OperationHandler } from './operation.js';
 import * as buckets from './operations/buckets.js';
@@ -39,6 +39,8 @@ const KNOWN_PARAMS = new Set([
   'versionId',
   'versions',
   'attributes',
+  // GetBucketEncryption only; setting a bucket's default encryption falls to 501 below.
+  'encryption',
   'version-id-marker',
   'x-id',
   // Object tagging: read-only, objects carry no tags (GetObjectTagging answers an empty set).
@@ -54,6 +56,16 @@ const KNOWN_PARAMS = new Set([
   'response-content-disposition',
   'response-content-encoding',
 ]);
+
+/** A bucket's default encryption is its backend's mode: the gateway's configuration sets it, not the S3 API. */
+function bucketEncryptionIsConfigured(operation: string): S3Error {
+  return new S3Error(
+    'NotImplemented',
+    501,
+    `${operation} is not implemented by this gateway: a bucket's default encryption is its backend's ` +
+      "encryption mode, which the gateway's configuration sets (GetBucketEncryption reports it).",
+  );
+}
 
 function unsupportedParam(op: Operation): string | undefined {
   for (const name of op.query.keys()) {
@@ -88,10 +100,12 @@ export function selectOperation(op: Operation): OperationHandler {
   }
   if (op.key === '') {
     if (q.has('tagging')) throw errors.notImplemented('The ?tagging sub-resource');
+    if (q.has('attributes')) throw errors.notImplemented('The ?attributes sub-resource on a bucket');
     switch (method) {
       case 'GET':
         if (q.has('location')) return buckets.getBucketLocation;
         if (q.has('versioning')) return buckets.getBucketVersioning;
+        if (q.has('encryption')) return buckets.getBucketEncryption;
         if (q.has('uploads')) return multipart.listMultipartUploads;
         if (q.has('versions')) return list.listObjectVersions;
         if (q.get('list-type') === '2') return list.listObjectsV2;
@@ -102,8 +116,10 @@ export function selectOperation(op: Operation): OperationHandler {
         return buckets.headBucket;
       case 'PUT':
         if (q.has('versioning')) throw errors.notImplemented('PutBucketVersioning');
+        if (q.has('encryption')) throw bucketEncryptionIsConfigured('PutBucketEncryption');
         return buckets.createBucket;
       case 'DELETE':
+        if (q.has('encryption')) throw bucketEncryptionIsConfigured('DeleteBucketEncryption');
         return buckets.deleteBucket;
       case 'POST':
         if (q.has('delete')) return objects.deleteObjects;
@@ -117,6 +133,10 @@ export function selectOperation(op: Operation): OperationHandler {
     // stores none, so it answers an empty set. Setting or deleting tags is not implemented.
     if (method === 'GET') return objects.getObjectTagging;
     throw errors.notImplemented('The ?tagging sub-resource');
+  }
+  // Bucket sub-resources named on an object are not a plain GET/PUT of it.
+  for (const name of ['versions', 'encryption', 'versioning', 'location']) {
+    if (q.has(name)) throw errors.notImplemented(`The ?${name} sub-resource on an object`);
   }
   const copying = op.request.headers.has('x-amz-copy-source');
   switch (method) {

@@ -126,3 +126,27 @@ async function requireReadableBucket(op: Operation): Promise<void> {
   routeFor(op, 'read');
   await requireBucket(op);
 }
+
+/**
+ * GetBucketEncryption: the default encryption new objects get, which is the bucket's backend's mode (the
+ * gateway's configuration chooses it): AES256 for `aes256-gcm-proxy` and `sse-s3`, `aws:kms` with the key
+ * for `aws-kms-envelope` and `sse-kms` (none named: the AWS managed key). A backend that stores objects as
+ * they come (`none`) has no default encryption: S3's ServerSideEncryptionConfigurationNotFoundError.
+ */
+export async function getBucketEncryption(op: Operation): Promise<Response> {
+  await requireReadableBucket(op);
+  const config = op.routes.resolve(op.bucket).keys.config;
+  if (config.mode === 'none') throw errors.encryptionConfigurationNotFound(op.bucket);
+  const kms = config.mode === 'aws-kms-envelope' || config.mode === 'sse-kms';
+  return xmlResponse(
+    xml('ServerSideEncryptionConfiguration', {
+      Rule: {
+        ApplyServerSideEncryptionByDefault: {
+          SSEAlgorithm: kms ? 'aws:kms' : 'AES256',
+          KMSMasterKeyID: kms ? config.kmsKeyId : undefined,
+        },
+        BucketKeyEnabled: config.bucketKeyEnabled === true,
+      },
+    }),
+  );
+}
