@@ -149,7 +149,7 @@ export const awsCliSseC: SseCClientDefinition = {
  * Writes aws-cli's config and credentials files into the driver's folder, checks that {@link AWS} is v2,
  * and returns a function that runs one aws-cli command against the gateway and resolves with its stdout.
  */
-async function awsCliRunner(context: DriverContext): Promise<(...args: string[]) => Promise<string>> {
+export async function awsCliRunner(context: DriverContext): Promise<(...args: string[]) => Promise<string>> {
   // Config and credentials files in the driver's folder, named by the variables aws-cli reads them from.
   const configFile = join(context.workDir, 'config');
   const credentialsFile = join(context.workDir, 'credentials');
