@@ -1401,14 +1401,7 @@ describe('s3 backend', () => {
   });
 
   it('describes a client listing from the HEADs of the versions it listed before: one request a page', async () => {
-    const proxy = await countingProxy(server.endpoint);
-    const counted = new S3Backend({
-      name: 'moto',
-      endpoint: proxy.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-    });
+    const { proxy, backend: counted, close } = await proxied();
     const prefix = 'described/';
     const page = (reuseDescriptions: boolean) =>
       counted.listObjects(bucket, { prefix, maxKeys: 100, withMetadata: true, reuseDescriptions });
@@ -1452,8 +1445,7 @@ describe('s3 backend', () => {
       await page(false);
       expect(heads()).toBe(3);
     } finally {
-      counted.close();
-      await proxy.close();
+      await close();
     }
   });
 
