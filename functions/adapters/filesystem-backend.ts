@@ -29,11 +29,14 @@ import type {
   Backend,
   Body,
   ByteRange,
+  CompletedPart,
   ListObjectsInput,
   ListObjectsOutput,
   NativeEncryption,
+  ObjectChecksum,
   ObjectInfo,
   ObjectMetadata,
+  PartChecksumInput,
   PartInfo,
   UploadInfo,
   WriteOptions,
@@ -275,8 +278,9 @@ export class FilesystemBackend implements Backend {
     partNumber: number,
     body: Body,
     size: number,
+    options: { checksum?: PartChecksumInput } = {},
   ): Promise<PartInfo> {
-    return this.uploads.uploadPart(bucket, key, uploadId, partNumber, body, size);
+    return this.uploads.uploadPart(bucket, key, uploadId, partNumber, body, size, options.checksum);
   }
 
   listParts(bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
@@ -287,12 +291,14 @@ export class FilesystemBackend implements Backend {
     bucket: string,
     key: string,
     uploadId: string,
-    parts: { partNumber: number; etag: string }[],
+    parts: CompletedPart[],
     late?: Record<string, string>,
+    checksum?: ObjectChecksum,
   ): Promise<ObjectInfo> {
     const path = objectPath(this.root, bucket, key);
+    const base = join(this.root, bucket);
     const record = await this.orMissingBucket(bucket, () =>
-      this.uploads.complete(bucket, key, uploadId, parts, { path, base: join(this.root, bucket) }, late),
+      this.uploads.complete(bucket, key, uploadId, parts, { path, base }, late, checksum),
     );
     return toObjectInfo(key, record);
   }
@@ -389,6 +395,7 @@ function toObjectInfo(key: string, record: StoredRecord): ObjectInfo {
     metadata: record.metadata ?? { headers: {}, user: {}, internal: {} },
   };
   if (record.parts) info.partsCount = record.parts.length;
+  if (record.checksum && 'type' in record.checksum) info.checksum = record.checksum;
   return info;
 }
 

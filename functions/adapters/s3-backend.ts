@@ -35,14 +35,18 @@ import type {
   Backend,
   Body,
   ByteRange,
+  CompletedPart,
   ListObjectsInput,
   ListObjectsOutput,
+  ObjectChecksum,
   ObjectInfo,
   ObjectMetadata,
+  PartChecksumInput,
   PartInfo,
   UploadInfo,
   WriteOptions,
 } from '../core/backend.js';
+import type { MultipartChecksum } from '../core/integrity/multipart-checksum.js';
 import { bucketExists, createBucket, deleteBucket, listBuckets } from './s3/buckets.js';
 import { copyObject, DEFAULT_COPY_LIMITS, replaceMetadata, type CopyLimits } from './s3/copy-object.js';
 import { DescribedCache } from './s3/described-cache.js';
@@ -214,9 +218,9 @@ export class S3Backend implements Backend {
     bucket: string,
     key: string,
     metadata: ObjectMetadata,
-    options: Pick<WriteOptions, 'native'> = {},
+    options: Pick<WriteOptions, 'native'> & { checksum?: MultipartChecksum } = {},
   ): Promise<string> {
-    return createMultipartUpload(this.client, bucket, key, metadata, options.native);
+    return createMultipartUpload(this.client, bucket, key, metadata, options.native, options.checksum);
   }
 
   uploadPart(
@@ -226,8 +230,9 @@ export class S3Backend implements Backend {
     partNumber: number,
     body: Body,
     size: number,
+    options: { checksum?: PartChecksumInput } = {},
   ): Promise<PartInfo> {
-    return uploadPart(this.client, bucket, key, uploadId, partNumber, body, size);
+    return uploadPart(this.client, bucket, key, uploadId, partNumber, body, size, options.checksum);
   }
 
   listParts(bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {
@@ -238,10 +243,11 @@ export class S3Backend implements Backend {
     bucket: string,
     key: string,
     uploadId: string,
-    parts: { partNumber: number; etag: string }[],
+    parts: CompletedPart[],
     late?: Record<string, string>,
+    checksum?: ObjectChecksum,
   ): Promise<ObjectInfo> {
-    return completeMultipartUpload(this.client, bucket, key, uploadId, parts, late);
+    return completeMultipartUpload(this.client, bucket, key, uploadId, parts, late, checksum);
   }
 
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {

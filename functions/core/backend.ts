@@ -9,7 +9,35 @@
  * Backends throw the core's `S3Error`s for the conditions S3 names (NoSuchBucket, NoSuchKey, NoSuchUpload,
  * BucketNotEmpty, BucketAlreadyOwnedByYou, InvalidPart) and let unknown failures through unchanged.
  */
+import type { ChecksumAlgorithm } from './integrity/checksums.js';
+import type { MultipartChecksum } from './integrity/multipart-checksum.js';
+
 export type Body = AsyncIterable<Uint8Array>;
+
+/**
+ * A multipart object's checksum (S3's COMPOSITE or FULL_OBJECT type), computed by the core from the parts'
+ * checksums; `value` is base64, a composite one without S3's `-<parts>` suffix.
+ */
+export interface ObjectChecksum extends MultipartChecksum {
+  value: string;
+}
+
+/** A part's additional checksum, verified over the bytes the part holds. */
+export interface PartChecksumValue {
+  algorithm: ChecksumAlgorithm;
+  /** Base64. */
+  value: string;
+}
+
+/**
+ * The checksum uploadPart is to keep with a part: `value` when the request's header gave it before the
+ * body, otherwise `computed()`, which returns it once the body has ended whole (an aws-chunked trailer).
+ */
+export interface PartChecksumInput {
+  algorithm: ChecksumAlgorithm;
+  value?: string;
+  computed: () => string;
+}
 
 /**
  * What is stored beside an object's data. `user` holds the client's `x-amz-meta-*` values (names lower-cased,
@@ -59,6 +87,12 @@ export interface ObjectInfo {
   partsCount?: number;
   /** The backend's own server-side encryption of the object, as it reports it (S3 backends). */
   native?: NativeEncryption;
+  /**
+   * The checksum a multipart completion gave the backend to keep (completeMultipartUpload's `checksum`), as
+   * head and get report it. An S3 backend may also report S3's own checksum of what it stores; the core
+   * shows it only for objects it did not encrypt.
+   */
+  checksum?: ObjectChecksum;
 }
 
 /**
@@ -114,6 +148,15 @@ export interface PartInfo {
   lastModified: Date;
   /** From UploadPart: the upload's native encryption, as the backend reports it (S3 backends). */
   native?: NativeEncryption;
+  /** The checksum uploadPart was given to keep with the part, where the backend keeps it. */
+  checksum?: PartChecksumValue;
+}
+
+/** A part a completion names: its number, its stored ETag, and the checksum the client lists for it. */
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
+  checksum?: string;
 }
 
 export interface UploadInfo {
@@ -165,13 +208,20 @@ export interface Backend {
   ): Promise<ObjectInfo>;
   listObjects(bucket: string, input: ListObjectsInput): Promise<ListObjectsOutput>;
 
+  /**
+   * With `checksum`, every part will come with a checksum of that algorithm and the completion with the
+   * object's checksum of that type (an S3 backend has S3 keep them natively).
+   */
   createMultipartUpload(
     bucket: string,
     key: string,
     metadata: ObjectMetadata,
-    options?: Pick<WriteOptions, 'native'>,
+    options?: Pick<WriteOptions, 'native'> & { checksum?: MultipartChecksum },
   ): Promise<string>;
-  /** Stores one part atomically; a part uploaded again under the same number replaces the earlier one. */
+  /**
+   * Stores one part atomically; a part uploaded again under the same number replaces the earlier one. A
+   * `checksum` (already verified by the core) is kept with the part and listed by listParts.
+   */
   uploadPart(
     bucket: string,
     key: string,
@@ -179,6 +229,7 @@ export interface Backend {
     partNumber: number,
     body: Body,
     size: number,
+    options?: { checksum?: PartChecksumInput },
   ): Promise<PartInfo>;
   /** Every stored part of an upload, ascending by part number. */
   listParts(bucket: string, key: string, uploadId: string): Promise<PartInfo[]>;
@@ -186,13 +237,16 @@ export interface Backend {
    * Joins the named parts (already checked by the core: ascending, present, ETags matching) into the object,
    * with the metadata the upload was created with. The result's ETag is S3's multipart ETag. `late` markers
    * (known only at completion: an encrypted object's part layout) are added to the stored internal markers.
+   * `checksum` (the object's checksum, from the parts' listed checksums) is kept with the object and
+   * reported as ObjectInfo.checksum.
    */
   completeMultipartUpload(
     bucket: string,
     key: string,
     uploadId: string,
-    parts: { partNumber: number; etag: string }[],
+    parts: CompletedPart[],
     late?: Record<string, string>,
+    checksum?: ObjectChecksum,
   ): Promise<ObjectInfo>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   /** Uploads in progress, ordered by key then initiation. */

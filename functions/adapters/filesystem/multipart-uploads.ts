@@ -17,7 +17,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import type { Body, ObjectMetadata, PartInfo, UploadInfo } from '../../core/backend.js';
+import type {
+  Body,
+  CompletedPart,
+  ObjectChecksum,
+  ObjectMetadata,
+  PartChecksumInput,
+  PartInfo,
+  UploadInfo,
+} from '../../core/backend.js';
 import { errors } from '../../core/errors.js';
 import { hasCode } from './errno.js';
 import { copyBody, copyRange } from './file-io.js';
@@ -79,6 +87,7 @@ export class MultipartUploads {
     partNumber: number,
     body: Body,
     size: number,
+    checksum?: PartChecksumInput,
   ): Promise<PartInfo> {
     checkPartNumber(partNumber);
     // Stamped on arrival, before the body streams in: the order requests were sent in, not finished in.
@@ -91,10 +100,14 @@ export class MultipartUploads {
     try {
       const record = await this.staging.writeObjectFile(join(folder, stamp), dir, async (out) => {
         const md5 = await copyBody(body, size, out);
-        return { size, etag: `"${md5}"` };
+        const kept = checksum && {
+          algorithm: checksum.algorithm,
+          value: checksum.value ?? checksum.computed(),
+        };
+        return { size, etag: `"${md5}"`, ...(kept && { checksum: kept }) };
       });
       await dropSuperseded(folder);
-      return { partNumber, etag: record.etag, size, lastModified: new Date(record.lastModified) };
+      return partInfo(partNumber, record);
     } catch (error) {
       // The upload folder vanished while the part streamed in: the upload was completed or aborted.
       if (hasCode(error, 'ENOENT')) throw errors.noSuchUpload(uploadId);
@@ -113,12 +126,7 @@ export class MultipartUploads {
     for (const [partNumber, name] of await currentParts(dir, names)) {
       const record = await readRecord(join(dir, name));
       if (!record) continue; // replaced or discarded since the folder was read
-      parts.push({
-        partNumber,
-        etag: record.etag,
-        size: record.size,
-        lastModified: new Date(record.lastModified),
-      });
+      parts.push(partInfo(partNumber, record));
     }
     return parts.sort((a, b) => a.partNumber - b.partNumber);
   }
@@ -126,15 +134,16 @@ export class MultipartUploads {
   /**
    * Joins the named parts into the object file at `path` (in the bucket folder `base`), with the metadata the
    * upload was created with and the `late` markers added to its internal ones (in the same record, so
-   * published by the same rename), then removes the upload.
+   * published by the same rename), and the object's `checksum` in its record, then removes the upload.
    */
   async complete(
     bucket: string,
     key: string,
     uploadId: string,
-    parts: { partNumber: number; etag: string }[],
+    parts: CompletedPart[],
     target: { path: string; base: string },
     late: Record<string, string> = {},
+    checksum?: ObjectChecksum,
   ): Promise<StoredRecord> {
     const upload = await this.read(bucket, key, uploadId);
     const dir = this.uploadDir(bucket, uploadId);
@@ -188,7 +197,7 @@ export class MultipartUploads {
         }
       }
       const metadata = { ...upload.metadata, internal: { ...upload.metadata.internal, ...late } };
-      return { size, etag, metadata, parts: sizes };
+      return { size, etag, metadata, parts: sizes, ...(checksum && { checksum }) };
     });
     // The object is published first, so a crash here leaves a completed object and a stale upload that a
     // retried Complete finishes again, never a lost upload.
@@ -253,6 +262,17 @@ export function checkPartNumber(partNumber: number): void {
       String(partNumber),
     );
   }
+}
+
+function partInfo(partNumber: number, record: StoredRecord): PartInfo {
+  const part: PartInfo = {
+    partNumber,
+    etag: record.etag,
+    size: record.size,
+    lastModified: new Date(record.lastModified),
+  };
+  if (record.checksum) part.checksum = { algorithm: record.checksum.algorithm, value: record.checksum.value };
+  return part;
 }
 
 function partFolderName(partNumber: number): string {

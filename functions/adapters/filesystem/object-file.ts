@@ -20,7 +20,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 
-import type { ObjectMetadata } from '../../core/backend.js';
+import type { ObjectChecksum, ObjectMetadata, PartChecksumValue } from '../../core/backend.js';
 import { hasCode } from './errno.js';
 import { readExactly } from './file-io.js';
 
@@ -36,6 +36,8 @@ export interface StoredRecord {
   metadata?: ObjectMetadata;
   /** For an object completed from a multipart upload: the size of each part, in order. */
   parts?: number[];
+  /** A part's checksum, or a multipart object's (with its type), as the core gave them to keep. */
+  checksum?: PartChecksumValue | ObjectChecksum;
 }
 
 /** A stored file opened for reading: its data is bytes 0 to `record.size - 1` of `handle`. */

@@ -21,13 +21,23 @@ import {
 
 import type {
   Body,
+  CompletedPart,
   NativeEncryption,
+  ObjectChecksum,
   ObjectInfo,
   ObjectMetadata,
+  PartChecksumInput,
   PartInfo,
   UploadInfo,
 } from '../../core/backend.js';
 import { errors, S3Error } from '../../core/errors.js';
+import type { MultipartChecksum } from '../../core/integrity/multipart-checksum.js';
+import {
+  checksumAlgorithmInput,
+  checksumInput,
+  multipartChecksumInput,
+  partChecksumOf,
+} from './checksum-fields.js';
 import { MAX_COPY_BYTES, replaceMetadata } from './copy-object.js';
 import { compareKeys } from './listing.js';
 import { nativeInput, nativeOf, withNative } from './native-encryption.js';
@@ -50,6 +60,7 @@ export async function createMultipartUpload(
   key: string,
   metadata: ObjectMetadata,
   native?: NativeEncryption,
+  checksum?: MultipartChecksum,
 ): Promise<string> {
   const out = await withS3Errors({ bucket, key }, () =>
     client.send(
@@ -59,6 +70,7 @@ export async function createMultipartUpload(
           Key: key,
           ...metadataInput(metadata),
           ...nativeInput(native),
+          ...multipartChecksumInput(checksum),
         }),
         metadata.headers,
       ),
@@ -77,6 +89,7 @@ export async function uploadPart(
   partNumber: number,
   body: Body,
   size: number,
+  checksum?: PartChecksumInput,
 ): Promise<PartInfo> {
   try {
     const out = await sendStreaming({ bucket, key, uploadId }, body, size, (stream, abortSignal) =>
@@ -88,12 +101,20 @@ export async function uploadPart(
           PartNumber: partNumber,
           Body: stream,
           ContentLength: size,
+          // S3 keeps the part's checksum: given, when the request's header had it, or else computed by the
+          // SDK over the stream and sent as a trailer.
+          ...(checksum &&
+            (checksum.value !== undefined
+              ? checksumInput(checksum.algorithm, checksum.value)
+              : { ChecksumAlgorithm: checksumAlgorithmInput(checksum.algorithm) })),
         }),
         { abortSignal },
       ),
     );
     // UploadPart does not return S3's Last-Modified: this process's clock stands in.
     const part: PartInfo = { partNumber, etag: out.ETag ?? '', size, lastModified: new Date() };
+    if (checksum)
+      part.checksum = { algorithm: checksum.algorithm, value: checksum.value ?? checksum.computed() };
     return withNative(part, out);
   } catch (error) {
     // Some stores answer a part for an unknown upload with a bare 5xx (moto does): name it if that is why.
@@ -120,12 +141,15 @@ export async function listParts(
       ),
     );
     for (const part of out.Parts ?? []) {
-      parts.push({
+      const info: PartInfo = {
         partNumber: part.PartNumber ?? 0,
         etag: part.ETag ?? '',
         size: part.Size ?? 0,
         lastModified: part.LastModified ?? new Date(0),
-      });
+      };
+      const checksum = partChecksumOf(part);
+      if (checksum) info.checksum = checksum;
+      parts.push(info);
     }
     marker = out.NextPartNumberMarker;
     if (!out.IsTruncated || !marker) break;
@@ -135,20 +159,23 @@ export async function listParts(
 
 /**
  * CompleteMultipartUpload of the named parts, then the completed object as a HEAD describes it; with `late`
- * markers, followed by the copy the module describes.
+ * markers, followed by the copy the module describes. A `checksum` is S3's to keep: the parts' checksums
+ * and the type go to S3, which computes the same object checksum from them.
  */
 export async function completeMultipartUpload(
   client: S3Client,
   bucket: string,
   key: string,
   uploadId: string,
-  parts: { partNumber: number; etag: string }[],
+  parts: CompletedPart[],
   late?: Record<string, string>,
+  checksum?: ObjectChecksum,
 ): Promise<ObjectInfo> {
   if (late && Object.keys(late).length > 0) {
+    if (checksum) throw new Error('a completion with late markers keeps its checksum among them');
     return completeWithLateMarkers(client, bucket, key, uploadId, parts, late);
   }
-  await sendComplete(client, bucket, key, uploadId, parts);
+  await sendComplete(client, bucket, key, uploadId, parts, checksum);
   // CompleteMultipartUpload returns neither the size nor the metadata.
   const head = await sendHeadObject(client, bucket, key);
   return objectInfo(key, head, head.ContentLength);
@@ -238,7 +265,8 @@ async function sendComplete(
   bucket: string,
   key: string,
   uploadId: string,
-  parts: { partNumber: number; etag: string }[],
+  parts: CompletedPart[],
+  checksum?: ObjectChecksum,
 ) {
   return withS3Errors({ bucket, key, uploadId }, () =>
     client.send(
@@ -246,7 +274,14 @@ async function sendComplete(
         Bucket: bucket,
         Key: key,
         UploadId: uploadId,
-        MultipartUpload: { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag })) },
+        ...(checksum && { ChecksumType: checksum.type }),
+        MultipartUpload: {
+          Parts: parts.map((part) => ({
+            PartNumber: part.partNumber,
+            ETag: part.etag,
+            ...(checksum && part.checksum !== undefined && checksumInput(checksum.algorithm, part.checksum)),
+          })),
+        },
       }),
     ),
   );

@@ -21,6 +21,7 @@ import type {
 import type { ObjectInfo, ObjectMetadata } from '../../core/backend.js';
 import { errors } from '../../core/errors.js';
 import { metadataValueForHeader, metadataValueFromHeader } from '../../core/header-text.js';
+import { objectChecksumOf } from './checksum-fields.js';
 import { withNative } from './native-encryption.js';
 import {
   assertNoLayoutMarkers,
@@ -121,6 +122,10 @@ export function storedObject(
   };
   const partsCount = layout ? layout.partSizes.length : (out.PartsCount ?? partsCountOf(etag));
   if (partsCount) info.partsCount = partsCount;
+  // A copy that recorded a layout made the object new to S3: a checksum S3 reports now is its own, not
+  // the one the completion asked it to keep.
+  const checksum = layout ? undefined : objectChecksumOf(out);
+  if (checksum) info.checksum = checksum;
   withNative(info, out);
   return layout ? { info, storedEtag, layout } : { info, storedEtag };
 }

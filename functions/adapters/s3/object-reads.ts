@@ -172,7 +172,16 @@ export async function sendHeadObject(
   partNumber?: number,
 ): Promise<HeadObjectCommandOutput> {
   try {
-    return await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: partNumber }));
+    // With checksum mode S3 reports the object's additional checksum (a HEAD has no body for the SDK to
+    // check it against); a part's is not asked for.
+    return await client.send(
+      new HeadObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        PartNumber: partNumber,
+        ChecksumMode: partNumber === undefined ? 'ENABLED' : undefined,
+      }),
+    );
   } catch (error) {
     const status = httpStatus(error);
     if (status === 404) {

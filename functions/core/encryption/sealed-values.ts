@@ -16,6 +16,11 @@ export interface SealedValues {
   md5?: string;
   /** Checksums the client sent, verified over the plaintext: algorithm → base64 value. */
   checksums?: Record<string, string>;
+  /**
+   * A multipart object's checksum type (its one entry in `checksums`, made at completion from the parts'
+   * checksums); absent, the checksums are of the whole object as one request sent it.
+   */
+  checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
   /** The ETag clients see, quoted, when it is not the MD5 (a multipart object a job rewrote). */
   etag?: string;
 }

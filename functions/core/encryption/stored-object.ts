@@ -3,7 +3,7 @@
  * encrypted by the backend, or encrypted by the gateway (proxy, KMS envelope, SSE-C) in the format of
  * docs/FORMAT.md. Reads dispatch on the object's own markers, never on the backend's current mode.
  */
-import type { Body, ByteRange, ObjectInfo } from '../backend.js';
+import type { Body, ByteRange, ObjectChecksum, ObjectInfo } from '../backend.js';
 import {
   assertObjectLayout,
   deriveLayoutKey,
@@ -17,6 +17,7 @@ import {
   SINGLE_PART_NUMBER,
 } from '../crypto/index.js';
 import { S3Error, errors } from '../errors.js';
+import { isChecksumAlgorithm } from '../integrity/checksums.js';
 import type { Route } from '../routes.js';
 import { customerKeyHeaders, type CustomerKey } from './customer-key.js';
 import type { ObjectName } from './data-keys.js';
@@ -81,8 +82,11 @@ export async function openObject(
   const size = layout.lengths.reduce((a, b) => a + b, 0);
   const multipart = layout.partNumbers[0] !== SINGLE_PART_NUMBER;
   const checksums: Record<string, string> = {};
+  let multipartChecksum: ObjectChecksum | undefined;
   for (const [algorithm, value] of Object.entries(values.checksums ?? {})) {
-    checksums[CHECKSUM_MARKER + algorithm] = value;
+    if (values.checksumType === undefined) checksums[CHECKSUM_MARKER + algorithm] = value;
+    else if (isChecksumAlgorithm(algorithm))
+      multipartChecksum = { algorithm, type: values.checksumType, value };
   }
   const view: ObjectInfo = {
     key: stored.key,
@@ -92,6 +96,7 @@ export async function openObject(
     metadata: { headers: stored.metadata.headers, user: stored.metadata.user, internal: checksums },
   };
   if (multipart) view.partsCount = layout.partNumbers.length;
+  if (multipartChecksum) view.checksum = multipartChecksum;
   return {
     view,
     stored,

@@ -22,6 +22,15 @@ export const CHECKSUM_LENGTHS: Readonly<Record<ChecksumAlgorithm, number>> = {
   crc64nvme: 8,
 };
 
+/** The XML element that carries each algorithm's value (ListParts, CompleteMultipartUpload, attributes). */
+export const CHECKSUM_ELEMENTS: Readonly<Record<ChecksumAlgorithm, string>> = {
+  crc32: 'ChecksumCRC32',
+  crc32c: 'ChecksumCRC32C',
+  sha1: 'ChecksumSHA1',
+  sha256: 'ChecksumSHA256',
+  crc64nvme: 'ChecksumCRC64NVME',
+};
+
 /** An incremental digest: feed it with `update`, read it once with `digest`. */
 export interface Checksum {
   update(data: Uint8Array): void;

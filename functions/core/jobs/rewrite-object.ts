@@ -18,7 +18,7 @@ import { listedSize } from '../encryption/listed-object.js';
 import { MARKER, withoutEncryptionMarkers } from '../encryption/markers.js';
 import { sealValues } from '../encryption/sealed-values.js';
 import { knownMd5, storeObject } from '../encryption/store-object.js';
-import { openObject, readObject, type OpenedObject } from '../encryption/stored-object.js';
+import { CHECKSUM_MARKER, openObject, readObject, type OpenedObject } from '../encryption/stored-object.js';
 import { nativeMarkers, writeTarget } from '../encryption/write-target.js';
 import { S3Error } from '../errors.js';
 import type { Route } from '../routes.js';
@@ -153,7 +153,7 @@ export async function storeAgain(
   const metadata: ObjectMetadata = {
     headers: view.metadata.headers,
     user: view.metadata.user,
-    internal: { ...kept, ...view.metadata.internal, ...markers },
+    internal: { ...kept, ...view.metadata.internal, ...fullObjectChecksum(view), ...markers },
   };
   // The ETag clients saw is kept where it is not the plaintext MD5 (a multipart or native object's, or
   // one a job kept before): sealed for a gateway-encrypted result, a marker for one stored in clear or
@@ -169,6 +169,16 @@ export async function storeAgain(
     ...(md5 !== undefined && { md5 }),
     ...(keepEtag && target.kind === 'gateway' && { etag: view.etag }),
   });
+}
+
+/**
+ * A multipart object's FULL_OBJECT checksum is its whole plaintext's, and so stays true of the single-part
+ * object a full rewrite stores: kept, as a checksum marker. A COMPOSITE one is made of part checksums and
+ * means nothing once the parts are gone: it is dropped.
+ */
+function fullObjectChecksum(view: ObjectInfo): Record<string, string> {
+  const checksum = view.checksum;
+  return checksum?.type === 'FULL_OBJECT' ? { [CHECKSUM_MARKER + checksum.algorithm]: checksum.value } : {};
 }
 
 function messageOf(error: unknown): string {

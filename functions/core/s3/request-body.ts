@@ -33,8 +33,15 @@ async function* empty(): Body {}
  * (checking each chunk signature and the trailer), then checks length, Content-MD5, the signed payload
  * hash and any `x-amz-checksum-*` (header or trailer) as the bytes pass. A consumer that stores the stream
  * never receives its last piece unless every check held, so a bad upload stores nothing.
+ *
+ * With `checksumHeaders: 'object'` the request's `x-amz-checksum-<alg>` header is not the body's but the
+ * object's the request completes (CompleteMultipartUpload), and is left to the operation.
  */
-export function objectBody(request: Request, auth: Authenticated): ObjectBody {
+export function objectBody(
+  request: Request,
+  auth: Authenticated,
+  options: { checksumHeaders?: 'body' | 'object' } = {},
+): ObjectBody {
   const headers = request.headers;
   const streaming = auth.payload.kind === 'streaming';
   const size = streaming
@@ -43,7 +50,7 @@ export function objectBody(request: Request, auth: Authenticated): ObjectBody {
   if (size === undefined) throw errors.missingContentLength();
   if (size > MAX_PUT_BYTES) throw errors.entityTooLarge();
 
-  const checksum = requestedChecksum(headers);
+  const checksum = options.checksumHeaders === 'object' ? undefined : requestedChecksum(headers);
   let source: Body = request.body ?? empty();
   let trailers: (() => Record<string, string>) | undefined;
   if (auth.payload.kind === 'streaming') {
@@ -70,7 +77,12 @@ export function objectBody(request: Request, auth: Authenticated): ObjectBody {
 }
 
 /** Reads a small request document (XML) whole, refusing one larger than `limit` bytes. */
-export async function readSmallBody(request: Request, auth: Authenticated, limit: number): Promise<string> {
+export async function readSmallBody(
+  request: Request,
+  auth: Authenticated,
+  limit: number,
+  options: { checksumHeaders?: 'body' | 'object' } = {},
+): Promise<string> {
   const declared = parseLength(request.headers.get('content-length'), 'Content-Length');
   if (declared !== undefined && declared > limit && auth.payload.kind !== 'streaming') {
     throw errors.entityTooLarge(`The request document is larger than ${limit} bytes`);
@@ -78,7 +90,7 @@ export async function readSmallBody(request: Request, auth: Authenticated, limit
   // Without a length (chunked transfer encoding), the raw body is read, still bounded by `limit`.
   const body: Body =
     auth.payload.kind === 'streaming' || declared !== undefined
-      ? objectBody(request, auth).body
+      ? objectBody(request, auth, options).body
       : (request.body ?? empty());
   const chunks: Uint8Array[] = [];
   let total = 0;

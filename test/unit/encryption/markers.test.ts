@@ -95,10 +95,27 @@ describe('upload state in upload ids', () => {
     expect(parseUploadId('abc.def-123')).toEqual({ backendId: 'abc.def-123' });
   });
 
+  it('carries a checksum choice, with or without encryption state', () => {
+    const checksum = { algorithm: 'crc32c', type: 'FULL_OBJECT' } as const;
+    const plain = encodeUploadId('abc', undefined, checksum);
+    expect(plain.startsWith('abc~sg1~')).toBe(true);
+    expect(parseUploadId(plain)).toEqual({ backendId: 'abc', checksum });
+    const markers = { enc: 'aes256-gcm-proxy', 'key-id': 'k1', dk: 'ZGs=' };
+    const sealed = encodeUploadId('abc', { mode: 'aes256-gcm-proxy', markers }, checksum);
+    expect(parseUploadId(sealed)).toEqual({
+      backendId: 'abc',
+      checksum,
+      state: { mode: 'aes256-gcm-proxy', markers },
+    });
+    expect(encodeUploadId('abc', undefined)).toBe('abc');
+  });
+
   it.each([
     'abc~sg1~',
     'abc~sg1~!!!',
     `abc~sg1~${Buffer.from('{"e":"none","d":"x"}').toString('base64url')}`,
+    `abc~sg1~${Buffer.from('{"c":"md5","t":"C"}').toString('base64url')}`,
+    `abc~sg1~${Buffer.from('{"c":"crc32","t":"X"}').toString('base64url')}`,
   ])('answers NoSuchUpload for a damaged state %j', (id) => {
     expect(() => parseUploadId(id)).toThrow(S3Error);
   });

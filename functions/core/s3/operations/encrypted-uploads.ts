@@ -4,7 +4,7 @@
  * parts a completion names, and the layout markers a completed object gets (docs/FORMAT.md sections 4
  * and 10).
  */
-import type { Body, PartInfo } from '../../backend.js';
+import type { Body, ObjectChecksum, PartChecksumInput, PartInfo } from '../../backend.js';
 import {
   deriveLayoutKey,
   layoutTag,
@@ -14,10 +14,12 @@ import {
 import { customerKeyOf } from '../../encryption/customer-key.js';
 import { encodeLayout, type Layout } from '../../encryption/layout-marker.js';
 import { MARKER } from '../../encryption/markers.js';
+import { sealValues } from '../../encryption/sealed-values.js';
 import { encryptBody, md5Tapped } from '../../encryption/store-object.js';
 import { gatewayHeaders } from '../../encryption/stored-object.js';
 import { parseUploadId, type ParsedUploadId, type UploadState } from '../../encryption/upload-state.js';
 import { S3Error, errors } from '../../errors.js';
+import type { MultipartChecksum } from '../../integrity/multipart-checksum.js';
 import type { Route } from '../../routes.js';
 import type { Operation } from '../operation.js';
 
@@ -52,6 +54,8 @@ export function writableUpload(route: Route, uploadId: string): ParsedUploadId {
 export interface OpenedUpload {
   backendId: string;
   state?: UploadState;
+  /** The checksum every part must carry, when the upload chose one. */
+  checksum?: MultipartChecksum;
   dataKey?: Buffer;
   headers: Record<string, string>;
 }
@@ -61,11 +65,11 @@ export interface OpenedUpload {
  * (400 otherwise, as S3 answers); a plain upload takes no customer key.
  */
 export async function openUpload(op: Operation, route: Route, uploadId: string): Promise<OpenedUpload> {
-  const { backendId, state } = writableUpload(route, uploadId);
+  const { backendId, state, checksum } = writableUpload(route, uploadId);
   const customer = customerKeyOf(op.request.headers, op.ctx);
   if (!state) {
     if (customer) throw errors.ssecNotApplicable();
-    return { backendId, headers: {} };
+    return { backendId, checksum, headers: {} };
   }
   const name = { bucket: op.bucket, key: op.key };
   let dataKey: Buffer;
@@ -79,10 +83,20 @@ export async function openUpload(op: Operation, route: Route, uploadId: string):
     }
     throw error;
   }
-  return { backendId, state, dataKey, headers: gatewayHeaders(state.mode, state.markers, customer) };
+  return {
+    backendId,
+    state,
+    checksum,
+    dataKey,
+    headers: gatewayHeaders(state.mode, state.markers, customer),
+  };
 }
 
-/** Stores one part: encrypted as its own segment (its part number bound in) for a gateway-encrypted upload. */
+/**
+ * Stores one part: encrypted as its own segment (its part number bound in) for a gateway-encrypted upload.
+ * A plain part's `checksum` (verified over its bytes) is the backend's to keep; an encrypted part's is a
+ * plaintext-derived value and is not kept: the completion takes the parts' checksums the client lists.
+ */
 export async function storePart(
   op: Operation,
   route: Route,
@@ -90,9 +104,12 @@ export async function storePart(
   partNumber: number,
   body: Body,
   size: number,
+  checksum?: PartChecksumInput,
 ): Promise<PartInfo> {
   if (upload.dataKey === undefined) {
-    return route.backend.uploadPart(route.bucket, op.key, upload.backendId, partNumber, body, size);
+    return route.backend.uploadPart(route.bucket, op.key, upload.backendId, partNumber, body, size, {
+      checksum,
+    });
   }
   // The part's ETag is the MD5 of its plaintext, as for an unencrypted part: clients such as s3cmd compare
   // it with what they sent. It is answered, never stored (see completeMultipartUpload).
@@ -136,15 +153,19 @@ export function plaintextSize(part: PartInfo, encrypted: boolean): number {
 
 /**
  * The markers a gateway-encrypted object gets at completion: its layout (part numbers and plaintext
- * lengths) and the layout's tag, which makes a dropped, added or reordered part detectable.
+ * lengths) and the layout's tag, which makes a dropped, added or reordered part detectable; and the
+ * object's `checksum`, sealed under its data key. An SSE-C upload's completion then needs the customer key,
+ * as S3 requires it for an upload with a checksum.
  */
 export async function layoutMarkers(
   op: Operation,
   route: Route,
   state: UploadState,
   layout: Layout,
+  checksum?: ObjectChecksum,
 ): Promise<Record<string, string>> {
   let layoutKey: Uint8Array;
+  const sealed: Record<string, string> = {};
   const customer = customerKeyOf(op.request.headers, op.ctx);
   if (state.mode !== 'sse-c' || customer) {
     const dataKey = await route.keys.open(
@@ -154,7 +175,15 @@ export async function layoutMarkers(
       customer,
     );
     layoutKey = deriveLayoutKey(dataKey);
+    if (checksum) {
+      sealed[MARKER.sealed] = sealValues(dataKey, {
+        checksums: { [checksum.algorithm]: checksum.value },
+        checksumType: checksum.type,
+      });
+    }
     dataKey.fill(0);
+  } else if (checksum) {
+    throw errors.ssecRequired();
   } else if (state.layoutKey !== undefined) {
     layoutKey = Buffer.from(state.layoutKey, 'base64');
   } else {
@@ -164,5 +193,6 @@ export async function layoutMarkers(
   return {
     [MARKER.layout]: encodeLayout(layout),
     [MARKER.layoutTag]: Buffer.from(tag).toString('base64'),
+    ...sealed,
   };
 }

@@ -1,12 +1,30 @@
-import type { ObjectInfo, PartInfo, UploadInfo } from '../../backend.js';
+import type { CompletedPart, ObjectChecksum, ObjectInfo, PartInfo, UploadInfo } from '../../backend.js';
 import { deriveLayoutKey } from '../../crypto/index.js';
 import { customerKeyOf } from '../../encryption/customer-key.js';
 import type { Layout } from '../../encryption/layout-marker.js';
-import { gatewayHeaders, readObject } from '../../encryption/stored-object.js';
-import { encodeUploadId, parseUploadId, type UploadState } from '../../encryption/upload-state.js';
+import { MARKER } from '../../encryption/markers.js';
+import { gatewayHeaders, openObject, readObject } from '../../encryption/stored-object.js';
+import {
+  encodeUploadId,
+  parseUploadId,
+  type ParsedUploadId,
+  type UploadState,
+} from '../../encryption/upload-state.js';
 import { nativeMarkers, nativeWriteHeaders, writeTarget } from '../../encryption/write-target.js';
 import { S3Error, errors } from '../../errors.js';
-import { MAX_XML_BYTES, child, children, parseXml, xml } from '../../xml.js';
+import { isChecksumValue } from '../../integrity/checksum-request.js';
+import { checksumTapped } from '../../integrity/checksum-tap.js';
+import { CHECKSUM_ELEMENTS } from '../../integrity/checksums.js';
+import {
+  completionHeaderChecksum,
+  displayedChecksum,
+  multipartChecksumHeaders,
+  objectChecksumFromParts,
+  requestedMultipartChecksum,
+  type MultipartChecksum,
+} from '../../integrity/multipart-checksum.js';
+import type { Route } from '../../routes.js';
+import { MAX_XML_BYTES, child, children, parseXml, xml, type XmlElement } from '../../xml.js';
 import { checkWriteConditions } from '../conditions.js';
 import { metadataFromRequest } from '../metadata.js';
 import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js';
@@ -24,7 +42,7 @@ import {
   storePart,
   writableUpload,
 } from './encrypted-uploads.js';
-import { checksumHeaders, existing, validateKey } from './objects.js';
+import { checksumHeaders, existing, storedChecksum, validateKey } from './objects.js';
 
 /** S3's smallest part, except for the last one of an upload. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -57,6 +75,7 @@ function partNumberOf(op: Operation): number {
 export async function createMultipartUpload(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
+  const checksum = requestedMultipartChecksum(op.request.headers);
   const customer = customerKeyOf(op.request.headers, op.ctx);
   const target = writeTarget(route.keys, op.request.headers, customer);
   const metadata = metadataFromRequest(op.request.headers);
@@ -68,18 +87,24 @@ export async function createMultipartUpload(op: Operation): Promise<Response> {
     dataKey.fill(0);
     Object.assign(metadata.internal, markers);
     const backendId = await route.backend.createMultipartUpload(route.bucket, op.key, metadata);
-    uploadId = encodeUploadId(backendId, { mode: target.mode, markers, layoutKey });
+    uploadId = encodeUploadId(backendId, { mode: target.mode, markers, layoutKey }, checksum);
     headers = gatewayHeaders(target.mode, markers, target.customer);
   } else {
     const native = target.kind === 'native' ? target.native : undefined;
     if (target.kind === 'native') Object.assign(metadata.internal, nativeMarkers(target));
-    uploadId = await route.backend.createMultipartUpload(route.bucket, op.key, metadata, { native });
+    // The backend keeps a plain upload's checksums (an S3 backend has S3 do it); an encrypted upload's are
+    // the gateway's, sealed at completion.
+    const backendId = await route.backend.createMultipartUpload(route.bucket, op.key, metadata, {
+      native,
+      checksum,
+    });
+    uploadId = encodeUploadId(backendId, undefined, checksum);
     if (native) headers = nativeWriteHeaders(native);
   }
   return xmlResponse(
     xml('InitiateMultipartUploadResult', { Bucket: op.bucket, Key: op.key, UploadId: uploadId }),
     200,
-    headers,
+    { ...headers, ...multipartChecksumHeaders(checksum) },
   );
 }
 
@@ -89,8 +114,19 @@ export async function uploadPart(op: Operation): Promise<Response> {
   const route = routeFor(op, 'write');
   const partNumber = partNumberOf(op);
   const upload = await openUpload(op, route, uploadIdOf(op));
-  const { body, size, digests } = objectBody(op.request, op.auth);
-  const part = await storePart(op, route, upload, partNumber, body, size);
+  const { body, size, digests, checksum } = objectBody(op.request, op.auth);
+  const chosen = upload.checksum;
+  if (chosen && checksum?.algorithm !== chosen.algorithm) {
+    throw errors.invalidRequest(
+      `Checksum Type mismatch occurred, expected checksum Type: ${chosen.algorithm}, actual checksum Type: ${checksum?.algorithm ?? 'null'}`,
+    );
+  }
+  const kept = chosen && {
+    algorithm: chosen.algorithm,
+    value: checksum?.value,
+    computed: () => digests().checksum!.value,
+  };
+  const part = await storePart(op, route, upload, partNumber, body, size, kept);
   // A natively encrypted upload's parts echo its encryption as the backend reports it, as S3's do.
   const native = part.native ? nativeWriteHeaders(part.native) : {};
   return new Response(null, {
@@ -109,9 +145,17 @@ export async function uploadPartCopy(op: Operation): Promise<Response> {
   const range = copySourceRange(op.request.headers.get('x-amz-copy-source-range'), source.opened.view.size);
   const { body } = await readObject(source.route, source.opened, range);
   const size = range ? range.end - range.start + 1 : source.opened.view.size;
-  const part = await storePart(op, route, upload, partNumber, body, size);
+  // An upload that chose a checksum gets the copied part's, computed over the bytes as they pass, as S3 does.
+  const chosen = upload.checksum;
+  const tapped = chosen ? checksumTapped(body, chosen.algorithm) : undefined;
+  const kept = chosen && tapped && { algorithm: chosen.algorithm, computed: tapped.value };
+  const part = await storePart(op, route, upload, partNumber, tapped?.body ?? body, size, kept);
   return xmlResponse(
-    xml('CopyPartResult', { LastModified: part.lastModified, ETag: part.etag }),
+    xml('CopyPartResult', {
+      LastModified: part.lastModified,
+      ETag: part.etag,
+      ...(chosen && tapped && { [CHECKSUM_ELEMENTS[chosen.algorithm]]: tapped.value() }),
+    }),
     200,
     upload.headers,
   );
@@ -124,14 +168,17 @@ export async function uploadPartCopy(op: Operation): Promise<Response> {
 export async function completeMultipartUpload(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
-  const { backendId, state } = writableUpload(route, uploadIdOf(op));
-  const root = parseXml(await readSmallBody(op.request, op.auth, MAX_XML_BYTES));
+  const parsed = writableUpload(route, uploadIdOf(op));
+  const { backendId, state } = parsed;
+  const wholeChecksum = completionHeaderChecksum(op.request.headers, parsed.checksum);
+  const document = await readSmallBody(op.request, op.auth, MAX_XML_BYTES, { checksumHeaders: 'object' });
+  const root = parseXml(document);
   if (root.name !== 'CompleteMultipartUpload') throw errors.malformedXML();
   const requested = children(root, 'Part').map((p) => {
     const number = child(p, 'PartNumber')?.text.trim();
     const etag = child(p, 'ETag')?.text;
     if (number === undefined || etag === undefined || !/^\d+$/.test(number)) throw errors.malformedXML();
-    return { partNumber: Number(number), etag: bareEtag(etag) };
+    return { partNumber: Number(number), etag: bareEtag(etag), checksum: listedChecksum(p, parsed) };
   });
   if (requested.length === 0) {
     throw errors.malformedXML();
@@ -147,30 +194,111 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
     // Sent again after it succeeded: the same answer, as S3 gives it (completed-upload.ts).
     const done = await completedObject(op, route, state, requested);
     if (!done) throw error;
-    return completeResponse(op, done, state);
+    return completeResponse(op, done, state, await completedChecksum(op, route, done));
   }
   const stored = new Map(listed.map((p) => [p.partNumber, p]));
   const layout: Layout = { partNumbers: [], lengths: [] };
-  // What the backend joins: the stored parts under their own ETags.
-  const parts: { partNumber: number; etag: string }[] = [];
+  // What the backend joins: the stored parts under their own ETags, with the checksums the client lists.
+  const parts: CompletedPart[] = [];
   requested.forEach((want, i) => {
     const have = stored.get(want.partNumber);
     if (!have || !namesStoredPart(want.etag, have, state !== undefined)) throw errors.invalidPart();
-    parts.push({ partNumber: want.partNumber, etag: bareEtag(have.etag) });
+    // A part whose checksum the backend kept must be listed with that checksum, as S3 checks.
+    if (want.checksum !== undefined && have.checksum && have.checksum.value !== want.checksum) {
+      throw errors.invalidPart();
+    }
+    parts.push({ partNumber: want.partNumber, etag: bareEtag(have.etag), checksum: want.checksum });
     const size = plaintextSize(have, state !== undefined);
     if (i < requested.length - 1 && size < MIN_PART_BYTES) throw errors.entityTooSmall();
     layout.partNumbers.push(want.partNumber);
     layout.lengths.push(size);
   });
+  const checksum = parsed.checksum && objectChecksum(parsed.checksum, parts, listed, layout.lengths);
+  if (checksum && wholeChecksum !== undefined && wholeChecksum !== checksum.value) {
+    throw errors.checksumMismatch(checksum.algorithm);
+  }
   if (op.request.headers.has('if-none-match') || op.request.headers.has('if-match')) {
     checkWriteConditions(op.request.headers, op.key, await existing(op, route));
   }
-  const late = state ? await layoutMarkers(op, route, state, layout) : undefined;
-  const info = await route.backend.completeMultipartUpload(route.bucket, op.key, backendId, parts, late);
-  return completeResponse(op, info, state);
+  // A gateway-encrypted object's checksum is sealed with its layout; a plain one is the backend's to keep.
+  const late = state ? await layoutMarkers(op, route, state, layout, checksum) : undefined;
+  const info = await route.backend.completeMultipartUpload(
+    route.bucket,
+    op.key,
+    backendId,
+    parts,
+    late,
+    state ? undefined : checksum,
+  );
+  return completeResponse(op, info, state, checksum);
 }
 
-function completeResponse(op: Operation, info: ObjectInfo, state: UploadState | undefined): Response {
+/**
+ * The checksum a CompleteMultipartUpload part entry lists for the upload's algorithm. S3 requires one for
+ * every part of a COMPOSITE upload (it is what the object's checksum is made of); a FULL_OBJECT upload's
+ * parts may leave it out, when the backend kept them.
+ */
+function listedChecksum(part: XmlElement, upload: ParsedUploadId): string | undefined {
+  const chosen = upload.checksum;
+  if (!chosen) return undefined;
+  const value = child(part, CHECKSUM_ELEMENTS[chosen.algorithm])?.text.trim();
+  if (value === undefined || value === '') return undefined;
+  if (!isChecksumValue(chosen.algorithm, value)) {
+    throw errors.invalidRequest(`Value for ${CHECKSUM_ELEMENTS[chosen.algorithm]} of a part is invalid.`);
+  }
+  return value;
+}
+
+/**
+ * The object's checksum from its parts': each listed part's checksum, or (FULL_OBJECT, left out of the
+ * list) the one the backend kept with the part.
+ *
+ * @throws S3Error InvalidRequest, with S3's message, for a part whose checksum is neither listed nor kept.
+ */
+function objectChecksum(
+  chosen: MultipartChecksum,
+  parts: CompletedPart[],
+  listed: PartInfo[],
+  lengths: number[],
+): ObjectChecksum {
+  const kept = new Map(listed.map((p) => [p.partNumber, p.checksum?.value]));
+  const values = parts.map((part) => {
+    const value = part.checksum ?? (chosen.type === 'FULL_OBJECT' ? kept.get(part.partNumber) : undefined);
+    if (value === undefined) {
+      throw errors.invalidRequest(
+        `The upload was created using a ${chosen.algorithm} checksum. The complete request must include the ` +
+          `checksum for each part. It was missing for part ${part.partNumber} in the request.`,
+      );
+    }
+    part.checksum = value;
+    return value;
+  });
+  const value = objectChecksumFromParts(
+    chosen,
+    values.map((v, i) => ({ value: v, length: lengths[i] })),
+  );
+  return { ...chosen, value };
+}
+
+/** The checksum of an object a completion made, as a retried completion answers it. */
+async function completedChecksum(
+  op: Operation,
+  route: Route,
+  done: ObjectInfo,
+): Promise<ObjectChecksum | undefined> {
+  const customer = customerKeyOf(op.request.headers, op.ctx);
+  if (done.metadata.internal[MARKER.encryption] === 'sse-c' && !customer) return undefined;
+  const opened = await openObject(route, { bucket: op.bucket, key: op.key }, done, customer);
+  opened.dataKey?.fill(0);
+  return storedChecksum(opened.view);
+}
+
+function completeResponse(
+  op: Operation,
+  info: ObjectInfo,
+  state: UploadState | undefined,
+  checksum: ObjectChecksum | undefined,
+): Response {
   const headers = state
     ? gatewayHeaders(state.mode, state.markers, customerKeyOf(op.request.headers, op.ctx))
     : info.native
@@ -182,6 +310,14 @@ function completeResponse(op: Operation, info: ObjectInfo, state: UploadState | 
       Bucket: op.bucket,
       Key: op.key,
       ETag: info.etag,
+      ...(checksum && {
+        [CHECKSUM_ELEMENTS[checksum.algorithm]]: displayedChecksum(
+          checksum.value,
+          checksum.type,
+          info.partsCount,
+        ),
+        ChecksumType: checksum.type,
+      }),
     }),
     200,
     headers,
@@ -202,7 +338,7 @@ export async function listParts(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'read');
   const uploadId = uploadIdOf(op);
-  const { backendId, state } = parseUploadId(uploadId);
+  const { backendId, state, checksum } = parseUploadId(uploadId);
   const maxParts = intParam(op, 'max-parts', 1000, 0, 1000);
   const marker = intParam(op, 'part-number-marker', 0, 0, MAX_PART_NUMBER);
   const all = (await route.backend.listParts(route.bucket, op.key, backendId)).filter(
@@ -222,11 +358,16 @@ export async function listParts(op: Operation): Promise<Response> {
       NextPartNumberMarker: page.length ? page[page.length - 1].partNumber : undefined,
       MaxParts: maxParts,
       IsTruncated: truncated,
+      ChecksumAlgorithm: checksum?.algorithm.toUpperCase(),
+      ChecksumType: checksum?.type,
+      // The parts' checksums where the backend kept them (a gateway-encrypted part's never is: it is a
+      // plaintext-derived value).
       Part: page.map((p) => ({
         PartNumber: p.partNumber,
         LastModified: p.lastModified,
         ETag: p.etag,
         Size: plaintextSize(p, state !== undefined),
+        ...(p.checksum && { [CHECKSUM_ELEMENTS[p.checksum.algorithm]]: p.checksum.value }),
       })),
     }),
   );

@@ -5,24 +5,15 @@
  * GetObject. S3 lists an object's parts only when they carry additional checksums; the gateway keeps no
  * per-part checksums, so ObjectParts gives the parts' count.
  */
-import { CHECKSUM_MARKER } from '../../encryption/stored-object.js';
 import { errors } from '../../errors.js';
-import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../../integrity/checksums.js';
+import { CHECKSUM_ELEMENTS } from '../../integrity/checksums.js';
 import { xml, type XmlNode } from '../../xml.js';
 import { httpDate } from '../conditions.js';
 import { routeFor, xmlResponse, type Operation } from '../operation.js';
-import { openRequested, validateKey } from './objects.js';
+import { openRequested, storedChecksum, validateKey } from './objects.js';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 type Attribute = (typeof ATTRIBUTES)[number];
-
-const CHECKSUM_ELEMENTS: Record<ChecksumAlgorithm, string> = {
-  crc32: 'ChecksumCRC32',
-  crc32c: 'ChecksumCRC32C',
-  sha1: 'ChecksumSHA1',
-  sha256: 'ChecksumSHA256',
-  crc64nvme: 'ChecksumCRC64NVME',
-};
 
 /** The attributes the request asks for; InvalidArgument for none, or for a name S3 does not know. */
 function requestedAttributes(op: Operation): Set<Attribute> {
@@ -67,16 +58,10 @@ export async function getObjectAttributes(op: Operation): Promise<Response> {
   const view = opened.view;
   const body: XmlNode = {};
   if (wanted.has('ETag')) body.ETag = view.etag.replace(/^"|"$/g, '');
-  if (wanted.has('Checksum')) {
-    const checksum: XmlNode = {};
-    for (const [name, value] of Object.entries(view.metadata.internal)) {
-      const algorithm = name.slice(CHECKSUM_MARKER.length);
-      if (name.startsWith(CHECKSUM_MARKER) && isChecksumAlgorithm(algorithm)) {
-        checksum[CHECKSUM_ELEMENTS[algorithm]] = value;
-      }
-    }
-    // Only verified whole-object checksums are kept, so each is of the FULL_OBJECT type.
-    if (Object.keys(checksum).length > 0) body.Checksum = { ...checksum, ChecksumType: 'FULL_OBJECT' };
+  const checksum = wanted.has('Checksum') ? storedChecksum(view) : undefined;
+  if (checksum) {
+    // A composite checksum without the `-<parts>` suffix HEAD shows, as S3 answers it here.
+    body.Checksum = { [CHECKSUM_ELEMENTS[checksum.algorithm]]: checksum.value, ChecksumType: checksum.type };
   }
   if (wanted.has('ObjectParts') && view.partsCount !== undefined) {
     body.ObjectParts = {

@@ -1,4 +1,4 @@
-import type { ObjectInfo } from '../../backend.js';
+import type { ObjectChecksum, ObjectInfo } from '../../backend.js';
 import { customerKeyOf } from '../../encryption/customer-key.js';
 import { storeObject } from '../../encryption/store-object.js';
 import {
@@ -10,6 +10,8 @@ import {
 } from '../../encryption/stored-object.js';
 import { writeTarget } from '../../encryption/write-target.js';
 import { S3Error, errors } from '../../errors.js';
+import { isChecksumAlgorithm } from '../../integrity/checksums.js';
+import { displayedChecksum } from '../../integrity/multipart-checksum.js';
 import type { BodyDigests } from '../../integrity/verify-body.js';
 import { MAX_XML_BYTES, children, child, parseXml, xml } from '../../xml.js';
 import { checkReadConditions, checkWriteConditions, httpDate } from '../conditions.js';
@@ -118,14 +120,30 @@ function objectHeaders(op: Operation, info: ObjectInfo, encryption: Record<strin
   return headers;
 }
 
-function addChecksum(op: Operation, info: ObjectInfo, headers: Headers): void {
-  if (op.request.headers.get('x-amz-checksum-mode')?.toUpperCase() !== 'ENABLED') return;
-  for (const [name, value] of Object.entries(info.metadata.internal)) {
-    if (name.startsWith(CHECKSUM_MARKER)) {
-      headers.set(`x-amz-${name}`, value);
-      headers.set('x-amz-checksum-type', 'FULL_OBJECT');
+/**
+ * The checksum clients are shown for an object (as opened: the view): the verified checksum a single
+ * request sent, kept as a marker (or sealed), which is of the whole object; or else the one a multipart
+ * completion made (COMPOSITE or FULL_OBJECT), kept by the backend or sealed.
+ */
+export function storedChecksum(view: ObjectInfo): ObjectChecksum | undefined {
+  for (const [name, value] of Object.entries(view.metadata.internal)) {
+    const algorithm = name.slice(CHECKSUM_MARKER.length);
+    if (name.startsWith(CHECKSUM_MARKER) && isChecksumAlgorithm(algorithm)) {
+      return { algorithm, type: 'FULL_OBJECT', value };
     }
   }
+  return view.checksum;
+}
+
+function addChecksum(op: Operation, info: ObjectInfo, headers: Headers): void {
+  if (op.request.headers.get('x-amz-checksum-mode')?.toUpperCase() !== 'ENABLED') return;
+  const checksum = storedChecksum(info);
+  if (!checksum) return;
+  headers.set(
+    `x-amz-checksum-${checksum.algorithm}`,
+    displayedChecksum(checksum.value, checksum.type, info.partsCount),
+  );
+  headers.set('x-amz-checksum-type', checksum.type);
 }
 
 function partNumberOf(op: Operation): number | undefined {
@@ -198,7 +216,9 @@ export async function getObject(op: Operation): Promise<Response> {
     headers.set('content-length', String(served.end - served.start + 1));
   } else {
     headers.set('content-length', String(served ? served.end - served.start + 1 : info.size));
-    if (!served) addChecksum(op, info, headers);
+    // A backend's GET may not report what its HEAD does (S3 reports checksums to HEAD): the same object's.
+    const checksum = info.checksum ?? (info.etag === head.etag ? head.checksum : undefined);
+    if (!served) addChecksum(op, { ...info, checksum }, headers);
   }
   if (partNumber !== undefined && info.partsCount) {
     headers.set('x-amz-mp-parts-count', String(info.partsCount));
