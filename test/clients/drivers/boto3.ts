@@ -17,6 +17,10 @@ export const boto3: ClientDefinition = {
     http: ['<sha256>+header:x-amz-checksum-crc32'],
     https: ['STREAMING-UNSIGNED-PAYLOAD-TRAILER+aws-chunked+trailer:x-amz-checksum-crc32'],
   },
+  // s3transfer 0.17 sets ChecksumAlgorithm CRC32 on every upload (set_default_checksum_algorithm in
+  // s3transfer/utils.py), which makes a multipart upload's checksum COMPOSITE; its default part size is
+  // 8 MiB.
+  multipartChecksum: { algorithm: 'CRC32', type: 'COMPOSITE', partSize: 8 * 1024 * 1024 },
   async create(context: DriverContext) {
     const run = await boto3Runner(context);
     const json = async (...args: string[]) => JSON.parse(await run(...args)) as string[];

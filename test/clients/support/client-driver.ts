@@ -53,6 +53,12 @@ export interface ClientDefinition {
    * gateway never runs, so there is no S3 error document): docs/DEPLOY.md, "What the 413 looks like".
    */
   payloadTooLargeError: RegExp;
+  /**
+   * The checksum the client asks for on a multipart upload with default settings, and the part size it
+   * splits a file into: the gateway must store the object's checksum the way S3 would (checked by HEAD
+   * with checksum mode). Absent for clients that send none.
+   */
+  multipartChecksum?: { algorithm: 'CRC32'; type: 'COMPOSITE'; partSize: number };
   /** Checks that the client is installed (and the right version), then writes its config. */
   create(context: DriverContext): Promise<ClientDriver>;
 }

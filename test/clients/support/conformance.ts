@@ -4,6 +4,7 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionUrlEmulatorOf } from '../../support/function-url-cap.js';
@@ -196,6 +197,16 @@ function describeCase(
         const head = await gateway!.client().send(new HeadObjectCommand({ Bucket: bucket, Key: LARGE_KEY }));
         expect(head.ContentLength).toBe(LARGE_SIZE);
         expect(head.ETag).toMatch(/^"[0-9a-f]{32}-\d+"$/);
+        if (client.multipartChecksum !== undefined) {
+          const checked = await gateway!
+            .client()
+            .send(new HeadObjectCommand({ Bucket: bucket, Key: LARGE_KEY, ChecksumMode: 'ENABLED' }));
+          const file = await readFile(join(workDir, 'up', 'large.bin'));
+          expect([checked.ChecksumCRC32, checked.ChecksumType]).toEqual([
+            compositeCrc32(file, client.multipartChecksum.partSize),
+            client.multipartChecksum.type,
+          ]);
+        }
         await driver.download(bucket, LARGE_KEY, join(workDir, 'down', 'large.bin'));
         expect(await sha256File(join(workDir, 'down', 'large.bin'))).toBe(largeSha256);
       });
@@ -275,6 +286,22 @@ function describeCase(
       expect(uploadModes(seen), message).toEqual([...client.uploadPayloadModes[scheme]].sort());
     });
   });
+}
+
+/**
+ * S3's COMPOSITE CRC32 of `data` uploaded in parts of `partSize`: the CRC32 of the parts' big-endian
+ * CRC32s joined, in base64, with `-<part count>`. Computed with Node's zlib, apart from the gateway's code.
+ */
+function compositeCrc32(data: Buffer, partSize: number): string {
+  const digests: Buffer[] = [];
+  for (let start = 0; start < data.length; start += partSize) {
+    const digest = Buffer.alloc(4);
+    digest.writeUInt32BE(crc32(data.subarray(start, start + partSize)));
+    digests.push(digest);
+  }
+  const whole = Buffer.alloc(4);
+  whole.writeUInt32BE(crc32(Buffer.concat(digests)));
+  return `${whole.toString('base64')}-${digests.length}`;
 }
 
 /** GETs a URL with Node's client (trusting `ca` for https) and resolves with the status and whole body. */
