@@ -5,7 +5,7 @@
  * pk 'config'   sk 'head'           configVersion N, settingsRevision N, fingerprintKey B (32 bytes)
  * pk 'config'   sk 'v#0000000042'   version N, document S (the JSON text), appliedAt, appliedBy, comment
  * pk 'buckets'  sk '<bucket name>'  revision N, updatedAt, updatedBy, route M {backend, backendBucket},
- *                                   gate M {jobId, since}
+ *                                   encryption M {algorithm, kmsKeyId, bucketKeyEnabled}, gate M {jobId, since}
  * pk 'jobs'     sk '<job id>'       revision N, record S (the JobRecord as JSON)
  * ```
  *
@@ -42,6 +42,7 @@ import {
   type StoreStamp,
   type StoredConfig,
 } from '../core/control/config-store.js';
+import type { BucketEncryption } from '../core/encryption/write-target.js';
 import { changedSettings, withGate } from '../core/jobs/gate-settings.js';
 import {
   BucketBusyError,
@@ -252,6 +253,7 @@ export class DynamoConfigStore implements ConfigStore, JobStore {
       ...(settings.route && {
         route: { backend: settings.route.backend, backendBucket: settings.route.backendBucket },
       }),
+      ...(settings.encryption && { encryption: encryptionItem(settings.encryption) }),
     };
     await this.changeBucket(bucket, expectedRevision, {
       Update: {
@@ -259,14 +261,20 @@ export class DynamoConfigStore implements ConfigStore, JobStore {
         Key: { pk: BUCKETS_PK, sk: bucket },
         UpdateExpression:
           'SET #revision = :next, updatedAt = :at, updatedBy = :by' +
-          (written.route ? ', #route = :route' : ' REMOVE #route'),
+          (written.route ? ', #route = :route' : '') +
+          (written.encryption ? ', #encryption = :encryption' : '') +
+          removed([
+            [written.route, '#route'],
+            [written.encryption, '#encryption'],
+          ]),
         ...revisionCondition(expectedRevision),
-        ExpressionAttributeNames: { '#revision': 'revision', '#route': 'route' },
+        ExpressionAttributeNames: { '#revision': 'revision', '#route': 'route', '#encryption': 'encryption' },
         ExpressionAttributeValues: {
           ':next': written.revision,
           ':at': written.updatedAt,
           ':by': written.updatedBy,
           ...(written.route && { ':route': written.route }),
+          ...(written.encryption && { ':encryption': written.encryption }),
           ...(expectedRevision !== 0 && { ':expected': expectedRevision }),
         },
       },
@@ -584,14 +592,40 @@ function toStored(item: Item): StoredConfig {
 function toBucketSettings(item: Item): BucketSettings {
   const route = item.route as { backend?: unknown; backendBucket?: unknown } | undefined;
   const gate = item.gate as { jobId?: unknown; since?: unknown } | undefined;
+  const encryption = item.encryption as
+    { algorithm?: unknown; kmsKeyId?: unknown; bucketKeyEnabled?: unknown } | undefined;
   return {
     bucket: String(item.sk),
     revision: numberOr0(item.revision),
     updatedAt: String(item.updatedAt),
     updatedBy: String(item.updatedBy),
     ...(route && { route: { backend: String(route.backend), backendBucket: String(route.backendBucket) } }),
+    ...(encryption && {
+      encryption: {
+        algorithm: encryption.algorithm === 'aws:kms' ? 'aws:kms' : 'AES256',
+        ...(typeof encryption.kmsKeyId === 'string' && { kmsKeyId: encryption.kmsKeyId }),
+        ...(typeof encryption.bucketKeyEnabled === 'boolean' && {
+          bucketKeyEnabled: encryption.bucketKeyEnabled,
+        }),
+      },
+    }),
     ...(gate && { gate: { jobId: String(gate.jobId), since: String(gate.since) } }),
   };
+}
+
+/** A bucket's default encryption as an item attribute (no undefined members: the marshaller refuses them). */
+function encryptionItem(encryption: BucketEncryption): BucketEncryption {
+  return {
+    algorithm: encryption.algorithm,
+    ...(encryption.kmsKeyId !== undefined && { kmsKeyId: encryption.kmsKeyId }),
+    ...(encryption.bucketKeyEnabled !== undefined && { bucketKeyEnabled: encryption.bucketKeyEnabled }),
+  };
+}
+
+/** ` REMOVE a, b` for the attributes whose value is absent ('' when none is). */
+function removed(attributes: [unknown, string][]): string {
+  const names = attributes.filter(([value]) => value === undefined).map(([, name]) => name);
+  return names.length > 0 ? ` REMOVE ${names.join(', ')}` : '';
 }
 
 /** A bucket item's attributes (without its key). */
@@ -601,6 +635,7 @@ function bucketItem(settings: BucketSettings): Item {
     updatedAt: settings.updatedAt,
     updatedBy: settings.updatedBy,
     ...(settings.route && { route: { ...settings.route } }),
+    ...(settings.encryption && { encryption: encryptionItem(settings.encryption) }),
     ...(settings.gate && { gate: { ...settings.gate } }),
   };
 }

@@ -200,6 +200,7 @@ export class FileConfigStore implements ConfigStore, JobStore {
         updatedAt: new Date().toISOString(),
         updatedBy,
         ...(settings.route && { route: { ...settings.route } }),
+        ...(settings.encryption && { encryption: { ...settings.encryption } }),
         ...(gate && { gate }),
       };
       file.buckets.set(bucket, entry);

@@ -61,6 +61,8 @@ export interface NativeEncryption {
   kmsKeyId?: string;
   /** For `aws:kms`: S3 Bucket Keys. */
   bucketKeyEnabled?: boolean;
+  /** For `aws:kms` writes: the request's encryption context, as S3 takes it (base64 of a JSON object). */
+  context?: string;
 }
 
 /** Options of the calls that create an object. */

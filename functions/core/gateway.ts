@@ -7,14 +7,14 @@ import { toAdminError } from './admin/admin-errors.js';
 import type { ControlPlane } from './control/control-plane.js';
 import { buildRuntime, type Runtime } from './control/runtime.js';
 import type { KeyService } from './encryption/kms.js';
-import type { WriteGate } from './jobs/job-record.js';
+import { BucketBusyError, type WriteGate } from './jobs/job-record.js';
 import type { JobsService } from './jobs/jobs-service.js';
 import type { GatewayConfig } from './config/schema.js';
 import { S3Error, errors, toS3Error } from './errors.js';
 import type { Logger } from './logger.js';
 import type { RequestContext } from './request-context.js';
 import { selectOperation } from './s3/dispatch.js';
-import { decodeComponent, parseQuery, type Operation } from './s3/operation.js';
+import { decodeComponent, parseQuery, type BucketSettingsWriter, type Operation } from './s3/operation.js';
 
 /** A gateway over one fixed config (tests, and embedders that have no store). */
 export interface StaticGatewayOptions {
@@ -129,6 +129,7 @@ export function createGateway(options: GatewayOptions): Gateway {
             auth,
             requestId,
             routes: runtime.routes,
+            ...(control && { settings: bucketSettingsWriter(control) }),
             now,
           };
           const handler = selectOperation(op);
@@ -153,6 +154,22 @@ export function createGateway(options: GatewayOptions): Gateway {
         ms: Date.now() - started,
       });
       return response;
+    },
+  };
+}
+
+/** The control plane's bucket settings as S3 operations change them: a job's gate is S3's SlowDown. */
+function bucketSettingsWriter(control: ControlPlane): BucketSettingsWriter {
+  return {
+    async setEncryption(bucket, encryption, updatedBy) {
+      try {
+        await control.setBucketEncryption(bucket, encryption, updatedBy);
+      } catch (error) {
+        if (error instanceof BucketBusyError) {
+          throw errors.writeGated(bucket, error.jobId, GATED_RETRY_AFTER_SECONDS);
+        }
+        throw error;
+      }
     },
   };
 }

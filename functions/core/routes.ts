@@ -1,12 +1,17 @@
 import type { Backend } from './backend.js';
 import type { GatewayConfig } from './config/schema.js';
 import type { BackendKeys } from './encryption/data-keys.js';
+import type { BucketEncryption } from './encryption/write-target.js';
 
-/** Where a gateway bucket lives: its backend, the bucket's name there, and the backend's keys. */
+/**
+ * Where a gateway bucket lives: its backend, the bucket's name there, the backend's keys, and the
+ * bucket's default encryption when it has one (PutBucketEncryption).
+ */
 export interface Route {
   backend: Backend;
   bucket: string;
   keys: BackendKeys;
+  encryption?: BucketEncryption;
 }
 
 /**
@@ -20,6 +25,8 @@ export class BucketRoutes {
     private readonly config: Pick<GatewayConfig, 'buckets' | 'defaultBackend'>,
     private readonly backends: ReadonlyMap<string, Backend>,
     private readonly keys: ReadonlyMap<string, BackendKeys>,
+    /** Default encryption by gateway bucket name. */
+    private readonly encryption: ReadonlyMap<string, BucketEncryption> = new Map(),
   ) {
     this.explicit = new Map(config.buckets.map((b) => [b.name, b]));
   }
@@ -43,7 +50,13 @@ export class BucketRoutes {
     const backend = this.backends.get(backendName);
     const keys = this.keys.get(backendName);
     if (!backend || !keys) throw new Error(`backend ${backendName} is not configured`);
-    return { backend, bucket: route?.backendBucket ?? bucket, keys };
+    const encryption = this.encryption.get(bucket);
+    return { backend, bucket: route?.backendBucket ?? bucket, keys, ...(encryption && { encryption }) };
+  }
+
+  /** The bucket's default encryption, if it has one. */
+  defaultEncryption(bucket: string): BucketEncryption | undefined {
+    return this.encryption.get(bucket);
   }
 
   /**

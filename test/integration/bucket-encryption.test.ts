@@ -1,6 +1,7 @@
 /**
- * GetBucketEncryption reports a bucket's posture truthfully, which is its backend's mode as the gateway's
- * configuration sets it; setting or deleting it through the S3 API is a clear 501 that changes nothing.
+ * GetBucketEncryption reports a bucket's posture truthfully: its backend's mode as the gateway's
+ * configuration sets it, until PutBucketEncryption sets a default the backend can honour
+ * (test/integration/sse-requests.test.ts covers defaults in full).
  */
 import { randomBytes } from 'node:crypto';
 
@@ -83,7 +84,7 @@ describe.each(CASES)('bucket encryption (%s)', (_, { backend, encryption, rule }
     ]);
   });
 
-  it('refuses to set or delete it through the S3 API, saying where it is set, and keeps the bucket', async () => {
+  it('takes an AES256 default where the backend can honour AES256, refuses it elsewhere, and deletes it', async () => {
     const put = s3.send(
       new PutBucketEncryptionCommand({
         Bucket: bucket,
@@ -92,13 +93,18 @@ describe.each(CASES)('bucket encryption (%s)', (_, { backend, encryption, rule }
         },
       }),
     );
-    await expectS3Error(put, 'NotImplemented', 501);
-    await expect(put).rejects.toThrow(/configuration/);
-    await expectS3Error(
-      s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket })),
-      'NotImplemented',
-      501,
-    );
+    if (rule?.SSEAlgorithm !== 'AES256') {
+      // mode none and sse-kms take no AES256 writes unless on_request says how.
+      await expectS3Error(put, 'InvalidArgument', 400);
+      await expect(put).rejects.toThrow(/on_request\.aes256/);
+    } else {
+      await put;
+      const { ServerSideEncryptionConfiguration: config } = await s3.send(
+        new GetBucketEncryptionCommand({ Bucket: bucket }),
+      );
+      expect(config?.Rules?.[0]?.ApplyServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'AES256' });
+    }
+    await s3.send(new DeleteBucketEncryptionCommand({ Bucket: bucket }));
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
   });
 

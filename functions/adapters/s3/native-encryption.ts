@@ -19,6 +19,7 @@ export function nativeInput(native: NativeEncryption | undefined) {
     ServerSideEncryption: native.algorithm,
     SSEKMSKeyId: native.kmsKeyId,
     BucketKeyEnabled: native.bucketKeyEnabled,
+    SSEKMSEncryptionContext: native.context,
   };
 }
 

@@ -73,6 +73,13 @@ function settingsJson(s: BucketSettings) {
     updated_at: s.updatedAt,
     updated_by: s.updatedBy,
     route: s.route ? { backend: s.route.backend, backend_bucket: s.route.backendBucket } : null,
+    encryption: s.encryption
+      ? {
+          algorithm: s.encryption.algorithm,
+          kms_key_id: s.encryption.kmsKeyId ?? null,
+          bucket_key_enabled: s.encryption.bucketKeyEnabled ?? false,
+        }
+      : null,
     write_gate: s.gate ? { job_id: s.gate.jobId, since: s.gate.since } : null,
   };
 }
@@ -240,9 +247,14 @@ const ROUTES: Route[] = [
           }
         }
         const r = route as { backend: string; backend_bucket?: string } | null | undefined;
+        // The route is this API's to set; the bucket's default encryption is PutBucketEncryption's, and stays.
+        const encryption = (await call.control.store.bucketSettings(bucket))?.encryption;
         const written = await call.control.putBucketSettings(
           bucket,
-          r ? { route: { backend: r.backend, backendBucket: r.backend_bucket ?? bucket } } : {},
+          {
+            ...(r && { route: { backend: r.backend, backendBucket: r.backend_bucket ?? bucket } }),
+            ...(encryption && { encryption }),
+          },
           expected,
           call.accessKeyId,
         );

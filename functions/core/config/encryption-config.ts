@@ -40,6 +40,21 @@ export interface EncryptionConfig {
   bucketKeyEnabled?: boolean;
   /** aws-kms-envelope: `kms_endpoint` / `kms_region` (region defaults to an S3 backend's region). */
   kms?: KmsEndpointConfig;
+  /** What a request's (or a bucket default's) `x-amz-server-side-encryption` may choose (`on_request`). */
+  onRequest?: RequestableEncryption;
+}
+
+/**
+ * How the backend honours the encryption a request asks for (`on_request`, docs/CONFIG-ENCRYPTION.md):
+ * `AES256` by the gateway under the backend's `key` (the managed key) or by native SSE-S3, `aws:kms` by
+ * envelope encryption or native SSE-KMS. Absent: that algorithm is refused. Each defaults to the backend's
+ * own mode when the mode is one of them.
+ */
+export interface RequestableEncryption {
+  aes256?: 'aes256-gcm-proxy' | 'sse-s3';
+  awsKms?: 'aws-kms-envelope' | 'sse-kms';
+  /** The KMS keys a request may name besides `kms_key_id` (as requests name them: ARN, id or alias). */
+  kmsKeyIds: string[];
 }
 
 /** The deploy-only list of earlier KMS keys the function's role may still Decrypt with. */
@@ -56,7 +71,12 @@ const ENCRYPTION_FIELDS = [
   'bucket_key_enabled',
   'kms_endpoint',
   'kms_region',
+  'on_request',
 ];
+
+const ON_REQUEST_FIELDS = ['aes256', 'aws_kms', 'kms_key_ids'];
+const AES256_HANDLERS = ['aes256-gcm-proxy', 'sse-s3'] as const;
+const AWS_KMS_HANDLERS = ['aws-kms-envelope', 'sse-kms'] as const;
 
 /** The fields each mode takes besides `mode` and the legacy pair, which every mode takes. */
 const MODE_FIELDS: Record<EncryptionMode, string[]> = {
@@ -185,14 +205,18 @@ export function parseEncryption(
         '(use aes256-gcm-proxy or aws-kms-envelope to have the gateway encrypt)',
     );
   }
+  const onRequest = parseOnRequest(f, mode, backend);
   const allowed = [
     'mode',
     'legacy_key',
     'legacy_key_id',
     'kms_endpoint',
     'kms_region',
+    'on_request',
     LEGACY_KMS_KEY_IDS,
     ...MODE_FIELDS[mode],
+    ...(onRequest.aes256 === 'aes256-gcm-proxy' ? MODE_FIELDS['aes256-gcm-proxy'] : []),
+    ...(onRequest.awsKms !== undefined ? MODE_FIELDS[onRequest.awsKms] : []),
   ];
   // A misplaced field is not read below (only its own mode reads it), so it gets this one problem.
   for (const name of ENCRYPTION_FIELDS) {
@@ -208,8 +232,9 @@ export function parseEncryption(
     }
   }
 
-  const config: EncryptionConfig = { mode };
-  if (mode === 'aes256-gcm-proxy') {
+  // Without an on_request block, what requests may ask follows from the mode (requestableEncryption).
+  const config: EncryptionConfig = { mode, ...(f.has('on_request') && { onRequest }) };
+  if (mode === 'aes256-gcm-proxy' || onRequest.aes256 === 'aes256-gcm-proxy') {
     const key = keyBytes(f, 'key');
     const id = keyId(f, 'key_id');
     if (key !== undefined && id !== undefined) config.current = { id, key };
@@ -231,15 +256,17 @@ export function parseEncryption(
       config.legacy = legacy;
     }
   }
-  if (mode === 'aws-kms-envelope' || mode === 'sse-kms') {
-    // sse-kms without a key uses the AWS managed key aws/s3; the envelope needs one to call GenerateDataKey with.
-    const kmsKeyId = f.string('kms_key_id', mode === 'sse-kms');
+  const kmsUsed = mode === 'aws-kms-envelope' || mode === 'sse-kms' || onRequest.awsKms !== undefined;
+  if (kmsUsed) {
+    // sse-kms without a key uses the AWS managed key aws/s3; the envelope mode needs one to call
+    // GenerateDataKey with. For aws:kms requests only, it is the key of those that name none.
+    const kmsKeyId = f.string('kms_key_id', mode !== 'aws-kms-envelope');
     if (kmsKeyId !== undefined && /\s/.test(kmsKeyId)) {
       f.error('kms_key_id', 'must be a KMS key id, key ARN or alias, without spaces');
     }
     if (kmsKeyId !== undefined) config.kmsKeyId = kmsKeyId;
   }
-  if (mode === 'sse-kms' && f.has('bucket_key_enabled')) {
+  if ((mode === 'sse-kms' || onRequest.awsKms === 'sse-kms') && f.has('bucket_key_enabled')) {
     config.bucketKeyEnabled = f.boolean('bucket_key_enabled', false);
   }
   {
@@ -253,12 +280,77 @@ export function parseEncryption(
     if (region !== undefined && !/^[a-z0-9-]+$/.test(region)) {
       f.error('kms_region', 'must be an AWS region name, like eu-west-1');
     }
-    if (mode === 'aws-kms-envelope' || endpoint !== undefined || region !== undefined) {
+    const envelope = mode === 'aws-kms-envelope' || onRequest.awsKms === 'aws-kms-envelope';
+    if (envelope || endpoint !== undefined || region !== undefined) {
       config.kms = { region: region ?? backend.region ?? 'us-east-1' };
       if (endpoint !== undefined) config.kms.endpoint = endpoint;
     }
   }
   return config;
+}
+
+/** What requests may ask of a backend: its `on_request`, or what its mode alone answers. */
+export function requestableEncryption(
+  config: Pick<EncryptionConfig, 'mode' | 'onRequest'>,
+): RequestableEncryption {
+  if (config.onRequest) return config.onRequest;
+  const mode = config.mode;
+  const onRequest: RequestableEncryption = { kmsKeyIds: [] };
+  if (mode === 'aes256-gcm-proxy' || mode === 'sse-s3') onRequest.aes256 = mode;
+  if (mode === 'aws-kms-envelope' || mode === 'sse-kms') onRequest.awsKms = mode;
+  return onRequest;
+}
+
+/**
+ * The `on_request` block: which mode honours each algorithm a request may ask for. Each defaults to the
+ * backend's mode when that mode is one of its handlers; a native handler needs an S3 backend.
+ */
+function parseOnRequest(f: Fields, mode: EncryptionMode, backend: BackendFacts): RequestableEncryption {
+  const onRequest = requestableEncryption({ mode });
+  if (!f.has('on_request')) return onRequest;
+  const block = Fields.of(f.raw('on_request'), f.at('on_request'), f.sink);
+  if (block === undefined) return onRequest;
+  block.only(ON_REQUEST_FIELDS);
+  const handler = <T extends string>(name: string, handlers: readonly T[]): T | undefined => {
+    const value = block.string(name, true);
+    if (value === undefined) return undefined;
+    if (!(handlers as readonly string[]).includes(value)) {
+      block.error(name, `must be one of: ${handlers.join(', ')} (leave it out to refuse such requests)`);
+      return undefined;
+    }
+    if (
+      NATIVE_MODES.includes(value as EncryptionMode) &&
+      backend.type !== undefined &&
+      backend.type !== 's3'
+    ) {
+      block.error(
+        name,
+        `"${value}" is encryption done by AWS S3 itself: it needs an S3 backend, not ${backend.type}`,
+      );
+      return undefined;
+    }
+    return value as T;
+  };
+  const aes256 = handler('aes256', AES256_HANDLERS);
+  const awsKms = handler('aws_kms', AWS_KMS_HANDLERS);
+  if (aes256 !== undefined) onRequest.aes256 = aes256;
+  if (awsKms !== undefined) onRequest.awsKms = awsKms;
+  const ids = block.list('kms_key_ids') ?? [];
+  for (const [i, id] of ids.entries()) {
+    if (typeof id !== 'string' || id === '' || /\s/.test(id)) {
+      block.sink.error(
+        `${block.at('kms_key_ids')}[${i}]`,
+        'must be a KMS key ARN, key id or alias, without spaces',
+      );
+    } else onRequest.kmsKeyIds.push(id);
+  }
+  if (onRequest.kmsKeyIds.length > 0 && onRequest.awsKms === undefined) {
+    block.error(
+      'kms_key_ids',
+      'names keys for aws:kms requests, which this backend refuses: set aws_kms too',
+    );
+  }
+  return onRequest;
 }
 
 /**

@@ -8,6 +8,7 @@
  * admin and a job) never overwrite each other silently.
  */
 
+import type { BucketEncryption } from '../encryption/write-target.js';
 import type { WriteGate } from '../jobs/job-record.js';
 
 /**
@@ -57,6 +58,8 @@ export interface BucketSettings {
   updatedAt: string;
   updatedBy: string;
   route?: BucketRouteSetting;
+  /** The bucket's default encryption (PutBucketEncryption), for writes that ask for none. */
+  encryption?: BucketEncryption;
   /** Set while a job works on the bucket: its writes get 503 SlowDown (see jobs/job-record.ts). */
   gate?: WriteGate;
 }
@@ -67,6 +70,7 @@ export interface BucketSettings {
  */
 export interface BucketSettingsInput {
   route?: BucketRouteSetting;
+  encryption?: BucketEncryption;
 }
 
 export interface ApplyOptions {

@@ -17,7 +17,9 @@ import { formatProblem } from '../config/problems.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { SecretResolver } from '../config/secret-resolver.js';
 import type { Logger } from '../logger.js';
+import type { BucketEncryption } from '../encryption/write-target.js';
 import {
+  BucketSettingsConflictError,
   ConfigConflictError,
   type ApplyOptions,
   type BucketSettings,
@@ -28,6 +30,9 @@ import {
 } from './config-store.js';
 import { loadConfig, type LoadedConfig } from './load-config.js';
 import { buildRuntime, cachingBackendFactory, type BackendFactory, type Runtime } from './runtime.js';
+
+/** How many times a settings change that races another is read and written again. */
+const SETTINGS_ATTEMPTS = 3;
 
 /** How often an instance checks the store, by default (docs: the reload bound). */
 export const DEFAULT_RELOAD_INTERVAL_MS = 5_000;
@@ -231,6 +236,37 @@ export class ControlPlane {
     const written = await this.options.store.putBucketSettings(bucket, settings, expectedRevision, updatedBy);
     await this.check(true);
     return written;
+  }
+
+  /**
+   * Sets (or, with `undefined`, removes) one bucket's default encryption, keeping its other settings, then
+   * serves it on this instance at once. A concurrent settings write makes it read and try again.
+   */
+  async setBucketEncryption(
+    bucket: string,
+    encryption: BucketEncryption | undefined,
+    updatedBy: string,
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.options.store.bucketSettings(bucket);
+      if (existing?.gate) throw new BucketBusyError(bucket, existing.gate.jobId);
+      if (!existing && !encryption) return;
+      try {
+        if (existing && !existing.route && !encryption) {
+          await this.options.store.deleteBucketSettings(bucket, existing.revision);
+        } else {
+          const settings = {
+            ...(existing?.route && { route: existing.route }),
+            ...(encryption && { encryption }),
+          };
+          await this.options.store.putBucketSettings(bucket, settings, existing?.revision ?? 0, updatedBy);
+        }
+        break;
+      } catch (error) {
+        if (!(error instanceof BucketSettingsConflictError) || attempt >= SETTINGS_ATTEMPTS) throw error;
+      }
+    }
+    await this.check(true);
   }
 
   async deleteBucketSettings(bucket: string, expectedRevision: number): Promise<void> {

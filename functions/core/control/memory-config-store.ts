@@ -113,6 +113,7 @@ export class MemoryConfigStore implements ConfigStore, JobStore {
       updatedAt: new Date().toISOString(),
       updatedBy,
       ...(settings.route && { route: { ...settings.route } }),
+      ...(settings.encryption && { encryption: { ...settings.encryption } }),
       ...(gate && { gate }),
     };
     this.settings.set(bucket, written);

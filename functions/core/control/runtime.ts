@@ -102,7 +102,12 @@ export function buildRuntime(input: RuntimeInput): Runtime {
     stamp: input.stamp,
     stored: input.stored,
     config,
-    routes: new BucketRoutes(config, backends.backends, keys),
+    routes: new BucketRoutes(
+      config,
+      backends.backends,
+      keys,
+      new Map(input.bucketSettings.flatMap((s) => (s.encryption ? [[s.bucket, s.encryption] as const] : []))),
+    ),
     credentials: new StaticCredentialStore(config.credentials),
     domains: ['localhost', ...config.domains],
     fingerprints: input.fingerprints,

@@ -29,11 +29,53 @@ export interface DataKey {
   markers: Record<string, string>;
 }
 
+/** The KMS key (and what the writer asked for with it) of an envelope write. */
+export interface KmsChoice {
+  keyId: string;
+  /** The writer's encryption context (`x-amz-server-side-encryption-context`), bound besides the gateway's. */
+  context?: Record<string, string>;
+  bucketKeyEnabled?: boolean;
+}
+
+/** Which gateway-side form a new data key is for: the mode, and its customer key or KMS key. */
+export interface DataKeyTarget {
+  mode: GatewayEncryption;
+  customer?: CustomerKey;
+  /** aws-kms-envelope: the key (and context). */
+  kms?: KmsChoice;
+}
+
 /** The key a customer key wraps under carries no id: the wrap's tag is what tells a wrong key. */
 const CUSTOMER_KEY_ID = 'customer';
 
-function kmsContext(name: ObjectName): Record<string, string> {
-  return { 'sealgate:bucket': name.bucket, 'sealgate:key': name.key };
+/** The KMS encryption context of an object's data key: the writer's, and the object's name. */
+function kmsContext(name: ObjectName, writer?: Record<string, string>): Record<string, string> {
+  return { ...writer, 'sealgate:bucket': name.bucket, 'sealgate:key': name.key };
+}
+
+/** A context as S3 echoes and the `kms-context` marker keeps it: base64 of its JSON, keys sorted. */
+export function contextHeaderOf(context: Record<string, string>): string {
+  const sorted = Object.fromEntries(Object.entries(context).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return Buffer.from(JSON.stringify(sorted), 'utf8').toString('base64');
+}
+
+/** The markers that record what an envelope write asked for besides its key. */
+function kmsChoiceMarkers(choice: KmsChoice): Record<string, string> {
+  const markers: Record<string, string> = {};
+  if (choice.context !== undefined) markers[MARKER.kmsContext] = contextHeaderOf(choice.context);
+  if (choice.bucketKeyEnabled) markers[MARKER.bucketKey] = 'true';
+  return markers;
+}
+
+/** The writer's context an envelope object's markers recorded (none for most objects). */
+function recordedContext(internal: Record<string, string>): Record<string, string> | undefined {
+  const marker = internal[MARKER.kmsContext];
+  if (marker === undefined) return undefined;
+  try {
+    return JSON.parse(Buffer.from(marker, 'base64').toString('utf8')) as Record<string, string>;
+  } catch {
+    throw errors.objectIntegrity('its recorded KMS encryption context is not valid');
+  }
 }
 
 function binding(mode: GatewayEncryption, keyId: string, name: ObjectName): KeyBinding {
@@ -48,41 +90,47 @@ export class BackendKeys {
     private readonly kms?: KeyService,
   ) {}
 
-  /** How a new write without SSE-C is stored: by the gateway, by the backend natively, or as plaintext. */
+  /** How a new write that asks for nothing is stored: by the gateway, by the backend natively, or as plaintext. */
   get writeMode(): EncryptionConfig['mode'] {
     return this.config.mode;
   }
 
-  /** A fresh data key for a new object: under the customer's key when given, else the backend's mode. */
-  async create(name: ObjectName, customer?: CustomerKey): Promise<DataKey> {
-    const mode = customer ? 'sse-c' : this.config.mode;
-    if (mode === 'aws-kms-envelope') {
-      const generated = await this.keyService().generateDataKey(this.config.kmsKeyId!, kmsContext(name));
+  /** A fresh data key for a new object in the gateway-side form `target` names. */
+  async create(name: ObjectName, target: DataKeyTarget): Promise<DataKey> {
+    if (target.mode === 'aws-kms-envelope') {
+      const choice = this.kmsChoice(target);
+      const generated = await this.keyService().generateDataKey(
+        choice.keyId,
+        kmsContext(name, choice.context),
+      );
       return {
         dataKey: Buffer.from(generated.plaintext),
         markers: {
-          [MARKER.encryption]: mode,
+          [MARKER.encryption]: target.mode,
           [MARKER.keyId]: generated.keyId,
           [MARKER.dataKey]: Buffer.from(generated.ciphertext).toString('base64'),
+          ...kmsChoiceMarkers(choice),
         },
       };
     }
     const dataKey = randomBytes(DATA_KEY_LENGTH);
-    return { dataKey, markers: await this.wrap(dataKey, name, customer) };
+    return { dataKey, markers: await this.wrap(dataKey, name, target) };
   }
 
   /**
-   * Wraps a data key the gateway holds for `name`: under the customer key when given, else under the
-   * backend's mode (proxy key or KMS). Only for the gateway-side modes.
+   * Wraps a data key the gateway holds for `name`, in the gateway-side form `target` names: under the
+   * customer key, the backend's proxy key, or a KMS key.
    */
-  async wrap(dataKey: Buffer, name: ObjectName, customer?: CustomerKey): Promise<Record<string, string>> {
-    if (customer) {
+  async wrap(dataKey: Buffer, name: ObjectName, target: DataKeyTarget): Promise<Record<string, string>> {
+    const mode = target.mode;
+    if (mode === 'sse-c') {
+      const customer = target.customer!;
       const wrapped = wrapDataKey(customer.key, dataKey, binding('sse-c', CUSTOMER_KEY_ID, name));
       return { [MARKER.encryption]: 'sse-c', [MARKER.dataKey]: Buffer.from(wrapped).toString('base64') };
     }
-    const mode = this.config.mode;
     if (mode === 'aes256-gcm-proxy') {
-      const current = this.config.current!;
+      const current = this.config.current;
+      if (!current) throw new Error(`backend ${this.backend} has no proxy key to wrap with`);
       const wrapped = wrapDataKey(current.key, dataKey, binding(mode, current.id, name));
       return {
         [MARKER.encryption]: mode,
@@ -90,15 +138,21 @@ export class BackendKeys {
         [MARKER.dataKey]: Buffer.from(wrapped).toString('base64'),
       };
     }
-    if (mode === 'aws-kms-envelope') {
-      const out = await this.keyService().encrypt(this.config.kmsKeyId!, dataKey, kmsContext(name));
-      return {
-        [MARKER.encryption]: mode,
-        [MARKER.keyId]: out.keyId,
-        [MARKER.dataKey]: Buffer.from(out.ciphertext).toString('base64'),
-      };
-    }
-    throw new Error(`mode ${mode} does not wrap data keys`);
+    const choice = this.kmsChoice(target);
+    const out = await this.keyService().encrypt(choice.keyId, dataKey, kmsContext(name, choice.context));
+    return {
+      [MARKER.encryption]: mode,
+      [MARKER.keyId]: out.keyId,
+      [MARKER.dataKey]: Buffer.from(out.ciphertext).toString('base64'),
+      ...kmsChoiceMarkers(choice),
+    };
+  }
+
+  private kmsChoice(target: DataKeyTarget): KmsChoice {
+    const choice =
+      target.kms ?? (this.config.kmsKeyId === undefined ? undefined : { keyId: this.config.kmsKeyId });
+    if (!choice) throw new Error(`backend ${this.backend} has no KMS key for envelope encryption`);
+    return choice;
   }
 
   /**
@@ -128,7 +182,7 @@ export class BackendKeys {
       );
     }
     try {
-      const out = await this.keyService().decrypt(wrapped, kmsContext(name));
+      const out = await this.keyService().decrypt(wrapped, kmsContext(name, recordedContext(internal)));
       return Buffer.from(out.plaintext);
     } catch (error) {
       if (error instanceof KmsIntegrityError) {

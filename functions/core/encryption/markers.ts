@@ -12,6 +12,8 @@
  * | `layout-tag` | the layout's tag under the data key's layout key, base64                        |
  * | `etag`       | the ETag clients see, where the stored form would show another (objects a job rewrote; in clear only on objects stored in clear or natively) |
  * | `job`        | the id of the re-encrypt job that last rewrote the object (a re-run of its page counts it once) |
+ * | `kms-context` | an envelope object's encryption context as the writer asked for it (base64 JSON; KMS binds the data key to it with the gateway's own) |
+ * | `bucket-key` | `true` on an envelope object written with `x-amz-server-side-encryption-bucket-key-enabled: true` (echoed as S3 does) |
  */
 export const MARKER = {
   encryption: 'enc',
@@ -22,6 +24,8 @@ export const MARKER = {
   layoutTag: 'layout-tag',
   etag: 'etag',
   job: 'job',
+  kmsContext: 'kms-context',
+  bucketKey: 'bucket-key',
 } as const;
 
 /** What the gateway encrypts itself, in the ciphertext format of docs/FORMAT.md. */

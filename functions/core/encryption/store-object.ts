@@ -12,7 +12,7 @@ import type { ObjectName } from './data-keys.js';
 import { MARKER } from './markers.js';
 import { sealValues } from './sealed-values.js';
 import { CHECKSUM_MARKER, gatewayHeaders, type OpenedObject } from './stored-object.js';
-import { nativeMarkers, nativeWriteHeaders, type WriteTarget } from './write-target.js';
+import { nativeMarkers, nativeWriteHeaders, writeEchoHeaders, type WriteTarget } from './write-target.js';
 
 export interface StoreInput {
   body: Body;
@@ -61,10 +61,14 @@ export async function storeObject(route: Route, name: ObjectName, given: StoreIn
       late: input.late,
       native,
     });
-    return { info, etag: info.etag, headers: native ? nativeWriteHeaders(info.native ?? native) : {} };
+    return {
+      info,
+      etag: info.etag,
+      headers: native ? { ...nativeWriteHeaders(info.native ?? native), ...writeEchoHeaders(target) } : {},
+    };
   }
 
-  const { dataKey, markers } = await route.keys.create(name, target.customer);
+  const { dataKey, markers } = await route.keys.create(name, target);
   try {
     const known: Record<string, string> = {};
     const internal: Record<string, string> = {};
@@ -98,7 +102,7 @@ export async function storeObject(route: Route, name: ObjectName, given: StoreIn
     return {
       info,
       etag: input.etag ?? `"${digest ?? input.md5}"`,
-      headers: gatewayHeaders(target.mode, markers, target.customer),
+      headers: { ...gatewayHeaders(target.mode, markers, target.customer), ...writeEchoHeaders(target) },
     };
   } finally {
     dataKey.fill(0);

@@ -180,6 +180,9 @@ export function gatewayHeaders(
     return {
       'x-amz-server-side-encryption': 'aws:kms',
       'x-amz-server-side-encryption-aws-kms-key-id': internal[MARKER.keyId] ?? '',
+      ...(internal[MARKER.bucketKey] === 'true' && {
+        'x-amz-server-side-encryption-bucket-key-enabled': 'true',
+      }),
     };
   }
   if (encryption === 'aes256-gcm-proxy') return { 'x-amz-server-side-encryption': 'AES256' };

@@ -7,6 +7,9 @@
  * one-way from the data key and opens no data (docs/FORMAT.md section 4); it lets its holder vouch for a
  * part list, and it goes only to the client that holds the customer key.
  *
+ * An envelope upload's state also holds what its writer asked for with the KMS key (the encryption context
+ * KMS binds its data key to, a bucket key), as the object's markers will.
+ *
  * The suffix also carries the upload's checksum choice (x-amz-checksum-algorithm and -type), which every
  * UploadPart and the completion must follow; a plain upload that chose a checksum gets a suffix with only
  * that. Upload ids without the suffix are plain (or natively encrypted) uploads without a checksum choice,
@@ -48,6 +51,8 @@ export function encodeUploadId(
     k: state?.markers[MARKER.keyId],
     d: state?.markers[MARKER.dataKey],
     l: state?.layoutKey,
+    x: state?.markers[MARKER.kmsContext],
+    b: state?.markers[MARKER.bucketKey],
     c: checksum?.algorithm,
     t: checksum && (checksum.type === 'COMPOSITE' ? 'C' : 'F'),
   });
@@ -68,6 +73,8 @@ export function parseUploadId(uploadId: string): ParsedUploadId {
       l?: unknown;
       c?: unknown;
       t?: unknown;
+      x?: unknown;
+      b?: unknown;
     };
     const parsed: ParsedUploadId = { backendId };
     if (raw.c !== undefined) {
@@ -81,6 +88,8 @@ export function parseUploadId(uploadId: string): ParsedUploadId {
     if (typeof raw.d !== 'string') throw new Error();
     const markers: Record<string, string> = { [MARKER.encryption]: raw.e, [MARKER.dataKey]: raw.d };
     if (typeof raw.k === 'string') markers[MARKER.keyId] = raw.k;
+    if (typeof raw.x === 'string') markers[MARKER.kmsContext] = raw.x;
+    if (raw.b === 'true') markers[MARKER.bucketKey] = 'true';
     parsed.state = { mode: raw.e, markers, ...(typeof raw.l === 'string' && { layoutKey: raw.l }) };
     return parsed;
   } catch {

@@ -13,6 +13,7 @@ export function withGate(job: JobRecord, existing: BucketSettings | undefined): 
     updatedAt: job.createdAt,
     updatedBy: `job ${job.id}`,
     ...(existing?.route && { route: existing.route }),
+    ...(existing?.encryption && { encryption: existing.encryption }),
     gate: { jobId: job.id, since: job.gateSince },
   };
 }
@@ -34,6 +35,7 @@ export function changedSettings(
     updatedAt: job.updatedAt,
     updatedBy: `job ${job.id}`,
     ...(route && { route }),
+    ...(existing?.encryption && { encryption: existing.encryption }),
     ...(keepGate && { gate: existing.gate }),
   };
 }

@@ -2,11 +2,13 @@
  * Whether an object is stored as its backend is configured now, from its markers alone: what posture
  * counts and what a re-encrypt job rewrites.
  */
+import { requestableEncryption } from '../config/encryption-config.js';
 import type { EncryptionConfig } from '../config/schema.js';
 import { MARKER, storedEncryption } from '../encryption/markers.js';
 
 /**
- * - `current`: as the backend's mode and current key say (for mode `none`: in clear);
+ * - `current`: as the backend writes now, in its mode or in a form a write may ask for (`on_request`), with
+ *   the current key (for mode `none`: in clear);
  * - `plaintext`: in clear on a backend that encrypts;
  * - `legacy-key`: under the backend's legacy proxy key;
  * - `other-key`: gateway-encrypted under a key or mode the backend does not write with now;
@@ -27,12 +29,15 @@ export function sameKmsKey(stored: string, configured: string | undefined): bool
 export function objectState(internal: Record<string, string>, e: EncryptionConfig): ObjectState {
   const encryption = storedEncryption(internal);
   const keyId = internal[MARKER.keyId];
+  const can = requestableEncryption(e);
+  const writes = (mode: EncryptionConfig['mode']) =>
+    e.mode === mode || can.aes256 === mode || can.awsKms === mode;
   if (encryption === 'sse-c') return 'sse-c';
   if (encryption === 'plain') return e.mode === 'none' ? 'current' : 'plaintext';
-  if (encryption === 'sse-kms' || encryption === 'sse-s3')
-    return encryption === e.mode ? 'current' : 'native';
+  if (encryption === 'sse-kms' || encryption === 'sse-s3') return writes(encryption) ? 'current' : 'native';
   if (keyId !== undefined && keyId === e.legacy?.id && encryption === 'aes256-gcm-proxy') return 'legacy-key';
-  if (encryption !== e.mode || keyId === undefined) return 'other-key';
+  if (!writes(encryption) || keyId === undefined) return 'other-key';
   if (encryption === 'aes256-gcm-proxy') return keyId === e.current?.id ? 'current' : 'other-key';
-  return sameKmsKey(keyId, e.kmsKeyId) ? 'current' : 'other-key';
+  const keys = [e.kmsKeyId, ...can.kmsKeyIds];
+  return keys.some((k) => sameKmsKey(keyId, k)) ? 'current' : 'other-key';
 }

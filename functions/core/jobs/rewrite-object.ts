@@ -95,7 +95,7 @@ async function rewrite(
   strategy: ReencryptStrategy,
   jobId: string,
 ): Promise<'rewrap' | 'copy' | 'full'> {
-  const target = writeTarget(route.keys, NO_HEADERS);
+  const target = writeTarget(route.keys, NO_HEADERS, undefined, route.encryption);
   const { view, stored } = opened;
   const self = { bucket: route.bucket, key: name.key };
   // What survives any rewrite: stored headers, user metadata, markers that say nothing of the encryption.
@@ -106,7 +106,7 @@ async function rewrite(
   };
 
   if (strategy === 'rewrap' && opened.dataKey !== undefined && target.kind === 'gateway') {
-    const markers = await route.keys.wrap(opened.dataKey, name);
+    const markers = await route.keys.wrap(opened.dataKey, name, target);
     const internal: Record<string, string> = { ...kept.internal, ...markers, [MARKER.job]: jobId };
     for (const marker of [MARKER.layout, MARKER.layoutTag]) {
       const value = stored.metadata.internal[marker];
@@ -146,7 +146,7 @@ export async function storeAgain(
   name: ObjectName,
   markers: Record<string, string>,
 ): Promise<void> {
-  const target = writeTarget(to.keys, NO_HEADERS);
+  const target = writeTarget(to.keys, NO_HEADERS, undefined, to.encryption);
   const { view, stored } = opened;
   const kept = withoutEncryptionMarkers(stored.metadata.internal);
   const read = await readObject(from, opened);

@@ -1,4 +1,4 @@
-import { S3Error, errors } from '../errors.js';
+import { errors } from '../errors.js';
 import { isValidBucketName } from './names.js';
 import type { Operation, OperationHandler } from './operation.js';
 import * as buckets from './operations/buckets.js';
@@ -39,7 +39,7 @@ const KNOWN_PARAMS = new Set([
   'versionId',
   'versions',
   'attributes',
-  // GetBucketEncryption only; setting a bucket's default encryption falls to 501 below.
+  // Get/Put/DeleteBucketEncryption.
   'encryption',
   'version-id-marker',
   'x-id',
@@ -56,16 +56,6 @@ const KNOWN_PARAMS = new Set([
   'response-content-disposition',
   'response-content-encoding',
 ]);
-
-/** A bucket's default encryption is its backend's mode: the gateway's configuration sets it, not the S3 API. */
-function bucketEncryptionIsConfigured(operation: string): S3Error {
-  return new S3Error(
-    'NotImplemented',
-    501,
-    `${operation} is not implemented by this gateway: a bucket's default encryption is its backend's ` +
-      "encryption mode, which the gateway's configuration sets (GetBucketEncryption reports it).",
-  );
-}
 
 function unsupportedParam(op: Operation): string | undefined {
   for (const name of op.query.keys()) {
@@ -116,10 +106,10 @@ export function selectOperation(op: Operation): OperationHandler {
         return buckets.headBucket;
       case 'PUT':
         if (q.has('versioning')) throw errors.notImplemented('PutBucketVersioning');
-        if (q.has('encryption')) throw bucketEncryptionIsConfigured('PutBucketEncryption');
+        if (q.has('encryption')) return buckets.putBucketEncryption;
         return buckets.createBucket;
       case 'DELETE':
-        if (q.has('encryption')) throw bucketEncryptionIsConfigured('DeleteBucketEncryption');
+        if (q.has('encryption')) return buckets.deleteBucketEncryption;
         return buckets.deleteBucket;
       case 'POST':
         if (q.has('delete')) return objects.deleteObjects;

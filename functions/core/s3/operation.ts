@@ -2,7 +2,14 @@ import type { Authenticated } from '../auth/sigv4.js';
 import { isAllowed, type Access } from '../auth/credentials.js';
 import { errors } from '../errors.js';
 import type { RequestContext } from '../request-context.js';
+import type { BucketEncryption } from '../encryption/write-target.js';
 import type { BucketRoutes, Route } from '../routes.js';
+
+/** What S3 operations may change in the control plane's per-bucket settings. */
+export interface BucketSettingsWriter {
+  /** Sets (undefined: removes) a bucket's default encryption; every instance serves it within the reload interval. */
+  setEncryption(bucket: string, encryption: BucketEncryption | undefined, updatedBy: string): Promise<void>;
+}
 
 /** Everything an S3 operation handler needs about one request. */
 export interface Operation {
@@ -17,6 +24,8 @@ export interface Operation {
   auth: Authenticated;
   requestId: string;
   routes: BucketRoutes;
+  /** Absent when the gateway runs on a fixed config without a store (then bucket settings cannot change). */
+  settings?: BucketSettingsWriter;
   now: () => Date;
 }
 

@@ -1,8 +1,9 @@
 import { isAllowed } from '../../auth/credentials.js';
 import { errors } from '../../errors.js';
-import { MAX_XML_BYTES, child, parseXml, xml } from '../../xml.js';
+import { supportedAlgorithm, writeTarget, type BucketEncryption } from '../../encryption/write-target.js';
+import { MAX_XML_BYTES, child, children, parseXml, xml } from '../../xml.js';
 import { isValidBucketName } from '../names.js';
-import { intParam, routeFor, xmlResponse, type Operation } from '../operation.js';
+import { intParam, routeFor, xmlResponse, type BucketSettingsWriter, type Operation } from '../operation.js';
 import { readSmallBody } from '../request-body.js';
 
 /** The owner shown in listings: the gateway is the single owner of every bucket it serves. */
@@ -128,25 +129,100 @@ async function requireReadableBucket(op: Operation): Promise<void> {
 }
 
 /**
- * GetBucketEncryption: the default encryption new objects get, which is the bucket's backend's mode (the
- * gateway's configuration chooses it): AES256 for `aes256-gcm-proxy` and `sse-s3`, `aws:kms` with the key
- * for `aws-kms-envelope` and `sse-kms` (none named: the AWS managed key). A backend that stores objects as
- * they come (`none`) has no default encryption: S3's ServerSideEncryptionConfigurationNotFoundError.
+ * GetBucketEncryption: the default encryption new objects get. The bucket's own (PutBucketEncryption) when
+ * it has one; else its backend's mode, which the gateway's configuration chooses: AES256 for
+ * `aes256-gcm-proxy` and `sse-s3`, `aws:kms` with the key for `aws-kms-envelope` and `sse-kms` (none named:
+ * the AWS managed key). A bucket with neither, on a backend that stores objects as they come (`none`), has no
+ * default encryption: S3's ServerSideEncryptionConfigurationNotFoundError.
  */
 export async function getBucketEncryption(op: Operation): Promise<Response> {
   await requireReadableBucket(op);
-  const config = op.routes.resolve(op.bucket).keys.config;
-  if (config.mode === 'none') throw errors.encryptionConfigurationNotFound(op.bucket);
-  const kms = config.mode === 'aws-kms-envelope' || config.mode === 'sse-kms';
+  const route = op.routes.resolve(op.bucket);
+  const config = route.keys.config;
+  let rule: BucketEncryption;
+  if (route.encryption) rule = route.encryption;
+  else if (config.mode === 'none') throw errors.encryptionConfigurationNotFound(op.bucket);
+  else {
+    const kms = config.mode === 'aws-kms-envelope' || config.mode === 'sse-kms';
+    rule = {
+      algorithm: kms ? 'aws:kms' : 'AES256',
+      ...(kms && config.kmsKeyId !== undefined && { kmsKeyId: config.kmsKeyId }),
+      bucketKeyEnabled: config.bucketKeyEnabled === true,
+    };
+  }
   return xmlResponse(
     xml('ServerSideEncryptionConfiguration', {
       Rule: {
-        ApplyServerSideEncryptionByDefault: {
-          SSEAlgorithm: kms ? 'aws:kms' : 'AES256',
-          KMSMasterKeyID: kms ? config.kmsKeyId : undefined,
-        },
-        BucketKeyEnabled: config.bucketKeyEnabled === true,
+        ApplyServerSideEncryptionByDefault: { SSEAlgorithm: rule.algorithm, KMSMasterKeyID: rule.kmsKeyId },
+        BucketKeyEnabled: rule.bucketKeyEnabled === true,
       },
     }),
   );
+}
+
+/**
+ * PutBucketEncryption: the bucket's default encryption, for writes that ask for none, kept in the control
+ * plane's store beside the bucket's other settings. One rule, as S3 takes it; a default the bucket's
+ * backend cannot honour is refused now (the same InvalidArgument a write asking for it would get), so no
+ * later write fails for it.
+ */
+export async function putBucketEncryption(op: Operation): Promise<Response> {
+  const route = routeFor(op, 'write');
+  await requireBucket(op);
+  const rule = encryptionRule(await readSmallBody(op.request, op.auth, MAX_XML_BYTES));
+  writeTarget(route.keys, new Headers(), undefined, rule);
+  await settingsOf(op, 'PutBucketEncryption').setEncryption(op.bucket, rule, op.auth.credential.accessKeyId);
+  return new Response(null, { status: 200 });
+}
+
+/** DeleteBucketEncryption: new writes that ask for nothing are again stored as the backend's mode says. */
+export async function deleteBucketEncryption(op: Operation): Promise<Response> {
+  routeFor(op, 'write');
+  await requireBucket(op);
+  await settingsOf(op, 'DeleteBucketEncryption').setEncryption(
+    op.bucket,
+    undefined,
+    op.auth.credential.accessKeyId,
+  );
+  return new Response(null, { status: 204 });
+}
+
+function settingsOf(op: Operation, operation: string): BucketSettingsWriter {
+  if (!op.settings) {
+    throw errors.notImplemented(
+      `${operation} on a gateway without a config store (bucket settings live in the control plane's store)`,
+    );
+  }
+  return op.settings;
+}
+
+/** The one rule of a ServerSideEncryptionConfiguration document, checked as S3 checks it. */
+function encryptionRule(document: string): BucketEncryption {
+  const root = parseXml(document);
+  if (root.name !== 'ServerSideEncryptionConfiguration') throw errors.malformedXML();
+  const rules = children(root, 'Rule');
+  if (rules.length !== 1) {
+    throw errors.invalidRequest('The server side encryption configuration must hold exactly one rule.');
+  }
+  const apply = child(rules[0], 'ApplyServerSideEncryptionByDefault');
+  const algorithm = apply && child(apply, 'SSEAlgorithm')?.text.trim();
+  if (apply === undefined || algorithm === undefined) throw errors.malformedXML();
+  const rule: BucketEncryption = { algorithm: supportedAlgorithm(algorithm, 'SSEAlgorithm') };
+  const kmsKeyId = child(apply, 'KMSMasterKeyID')?.text.trim();
+  if (kmsKeyId !== undefined && kmsKeyId !== '') {
+    if (rule.algorithm !== 'aws:kms') {
+      throw errors.invalidArgument(
+        'a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms',
+        'ApplyServerSideEncryptionByDefault',
+        kmsKeyId,
+      );
+    }
+    rule.kmsKeyId = kmsKeyId;
+  }
+  const bucketKey = child(rules[0], 'BucketKeyEnabled')?.text.trim();
+  if (bucketKey !== undefined) {
+    if (bucketKey !== 'true' && bucketKey !== 'false') throw errors.malformedXML();
+    rule.bucketKeyEnabled = bucketKey === 'true';
+  }
+  return rule;
 }

@@ -6,6 +6,7 @@ import { gatewayHeaders, openObject, readObject, type OpenedObject } from '../..
 import {
   nativeMarkers,
   nativeWriteHeaders,
+  writeEchoHeaders,
   writeTarget,
   type WriteTarget,
 } from '../../encryption/write-target.js';
@@ -101,7 +102,7 @@ export async function copyObject(op: Operation): Promise<Response> {
     );
   }
   const customer = customerKeyOf(op.request.headers, op.ctx);
-  const target = writeTarget(destination.keys, op.request.headers, customer);
+  const target = writeTarget(destination.keys, op.request.headers, customer, destination.encryption);
   const view = source.opened.view;
   const metadata: ObjectMetadata =
     directive === 'REPLACE'
@@ -127,11 +128,7 @@ async function copyInto(
   const sameBackend = destination.backend === source.route.backend;
   const from = { bucket: source.route.bucket, key: source.key };
   if (opened.dataKey !== undefined && target.kind === 'gateway') {
-    const markers = await destination.keys.wrap(
-      opened.dataKey,
-      { bucket: op.bucket, key: op.key },
-      target.customer,
-    );
+    const markers = await destination.keys.wrap(opened.dataKey, { bucket: op.bucket, key: op.key }, target);
     const kept: Record<string, string> = {};
     for (const name of [MARKER.sealed, MARKER.layout, MARKER.layoutTag]) {
       const value = opened.stored.metadata.internal[name];
@@ -160,14 +157,17 @@ async function copyInto(
     return {
       info,
       etag: multipart ? info.etag : opened.view.etag,
-      headers: gatewayHeaders(target.mode, markers, target.customer),
+      headers: { ...gatewayHeaders(target.mode, markers, target.customer), ...writeEchoHeaders(target) },
     };
   }
   if (opened.dataKey === undefined && target.kind !== 'gateway' && sameBackend) {
     const native = target.kind === 'native' ? target.native : undefined;
     if (target.kind === 'native') Object.assign(metadata.internal, nativeMarkers(target));
     const info = await destination.backend.copyObject(from, destination.bucket, op.key, metadata, { native });
-    return { info, etag: info.etag, headers: native ? nativeWriteHeaders(info.native ?? native) : {} };
+    const headers = native
+      ? { ...nativeWriteHeaders(info.native ?? native), ...writeEchoHeaders(target) }
+      : {};
+    return { info, etag: info.etag, headers };
   }
   const { body } = await readObject(source.route, opened);
   return storeObject(

@@ -10,7 +10,12 @@ import {
   type ParsedUploadId,
   type UploadState,
 } from '../../encryption/upload-state.js';
-import { nativeMarkers, nativeWriteHeaders, writeTarget } from '../../encryption/write-target.js';
+import {
+  nativeMarkers,
+  nativeWriteHeaders,
+  writeEchoHeaders,
+  writeTarget,
+} from '../../encryption/write-target.js';
 import { S3Error, errors } from '../../errors.js';
 import { isChecksumValue } from '../../integrity/checksum-request.js';
 import { checksumTapped } from '../../integrity/checksum-tap.js';
@@ -77,18 +82,18 @@ export async function createMultipartUpload(op: Operation): Promise<Response> {
   const route = routeFor(op, 'write');
   const checksum = requestedMultipartChecksum(op.request.headers);
   const customer = customerKeyOf(op.request.headers, op.ctx);
-  const target = writeTarget(route.keys, op.request.headers, customer);
+  const target = writeTarget(route.keys, op.request.headers, customer, route.encryption);
   const metadata = metadataFromRequest(op.request.headers);
   let uploadId: string;
   let headers: Record<string, string> = {};
   if (target.kind === 'gateway') {
-    const { dataKey, markers } = await route.keys.create({ bucket: op.bucket, key: op.key }, target.customer);
+    const { dataKey, markers } = await route.keys.create({ bucket: op.bucket, key: op.key }, target);
     const layoutKey = target.customer ? Buffer.from(deriveLayoutKey(dataKey)).toString('base64') : undefined;
     dataKey.fill(0);
     Object.assign(metadata.internal, markers);
     const backendId = await route.backend.createMultipartUpload(route.bucket, op.key, metadata);
     uploadId = encodeUploadId(backendId, { mode: target.mode, markers, layoutKey }, checksum);
-    headers = gatewayHeaders(target.mode, markers, target.customer);
+    headers = { ...gatewayHeaders(target.mode, markers, target.customer), ...writeEchoHeaders(target) };
   } else {
     const native = target.kind === 'native' ? target.native : undefined;
     if (target.kind === 'native') Object.assign(metadata.internal, nativeMarkers(target));
@@ -99,7 +104,7 @@ export async function createMultipartUpload(op: Operation): Promise<Response> {
       checksum,
     });
     uploadId = encodeUploadId(backendId, undefined, checksum);
-    if (native) headers = nativeWriteHeaders(native);
+    if (native) headers = { ...nativeWriteHeaders(native), ...writeEchoHeaders(target) };
   }
   return xmlResponse(
     xml('InitiateMultipartUploadResult', { Bucket: op.bucket, Key: op.key, UploadId: uploadId }),

@@ -76,7 +76,7 @@ export async function putObject(op: Operation): Promise<Response> {
   validateKey(op.key);
   const route = routeFor(op, 'write');
   const customer = customerKeyOf(op.request.headers, op.ctx);
-  const target = writeTarget(route.keys, op.request.headers, customer);
+  const target = writeTarget(route.keys, op.request.headers, customer, route.encryption);
   const metadata = metadataFromRequest(op.request.headers);
   if (op.request.headers.has('if-none-match') || op.request.headers.has('if-match')) {
     checkWriteConditions(op.request.headers, op.key, await existing(op, route));
