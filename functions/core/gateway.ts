@@ -5,6 +5,7 @@ import type { Backend } from './backend.js';
 import { adminErrorResponse, handleAdmin, isAdminPath } from './admin/admin-api.js';
 import { toAdminError } from './admin/admin-errors.js';
 import type { ControlPlane } from './control/control-plane.js';
+import { ReadOnlyStoreError } from './control/memory-config-store.js';
 import { buildRuntime, type Runtime } from './control/runtime.js';
 import type { KeyService } from './encryption/kms.js';
 import { BucketBusyError, type WriteGate } from './jobs/job-record.js';
@@ -168,6 +169,9 @@ function bucketSettingsWriter(control: ControlPlane): BucketSettingsWriter {
         if (error instanceof BucketBusyError) {
           throw errors.writeGated(bucket, error.jobId, GATED_RETRY_AFTER_SECONDS);
         }
+        // A config that came with the deployment (no writable store): say so instead of a 500.
+        if (error instanceof ReadOnlyStoreError)
+          throw errors.notImplemented(`Changing bucket settings here (${error.message})`);
         throw error;
       }
     },

@@ -97,6 +97,10 @@ describe.each(CASES)('bucket encryption (%s)', (_, { backend, encryption, rule }
       // mode none and sse-kms take no AES256 writes unless on_request says how.
       await expectS3Error(put, 'InvalidArgument', 400);
       await expect(put).rejects.toThrow(/on_request\.aes256/);
+    } else if (gateway.target === 'function-url') {
+      // The emulator's function runs on the config it was deployed with: a read-only store says so.
+      await expectS3Error(put, 'NotImplemented', 501);
+      return;
     } else {
       await put;
       const { ServerSideEncryptionConfiguration: config } = await s3.send(

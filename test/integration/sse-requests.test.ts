@@ -298,6 +298,21 @@ describe.each(['filesystem', 's3'] as BackendKind[])(
 
     it("a bucket's default encryption applies to writes that ask for none, and goes with DeleteBucketEncryption", async () => {
       const name = bucket('managed');
+      if (gateway.target === 'function-url') {
+        // The emulator's function runs on the config it was deployed with: a read-only store says so.
+        const refused = await rejectionOf(
+          s3.send(
+            new PutBucketEncryptionCommand({
+              Bucket: name,
+              ServerSideEncryptionConfiguration: {
+                Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+              },
+            }),
+          ),
+        );
+        expect([refused.name, refused.$metadata.httpStatusCode]).toEqual(['NotImplemented', 501]);
+        return;
+      }
       await expectS3Error(
         s3.send(
           new PutBucketEncryptionCommand({
