@@ -5,7 +5,8 @@
  * pk 'config'   sk 'head'           configVersion N, settingsRevision N, fingerprintKey B (32 bytes)
  * pk 'config'   sk 'v#0000000042'   version N, document S (the JSON text), appliedAt, appliedBy, comment
  * pk 'buckets'  sk '<bucket name>'  revision N, updatedAt, updatedBy, route M {backend, backendBucket},
- *                                   encryption M {algorithm, kmsKeyId, bucketKeyEnabled}, gate M {jobId, since}
+ *                                   encryption M {algorithm, kmsKeyId, bucketKeyEnabled}, gate M {jobId, since},
+ *                                   listing S ('plain' | 'marked')
  * pk 'jobs'     sk '<job id>'       revision N, record S (the JobRecord as JSON)
  * ```
  *
@@ -254,6 +255,7 @@ export class DynamoConfigStore implements ConfigStore, JobStore {
         route: { backend: settings.route.backend, backendBucket: settings.route.backendBucket },
       }),
       ...(settings.encryption && { encryption: encryptionItem(settings.encryption) }),
+      ...(settings.listing && { listing: settings.listing }),
     };
     await this.changeBucket(bucket, expectedRevision, {
       Update: {
@@ -263,18 +265,26 @@ export class DynamoConfigStore implements ConfigStore, JobStore {
           'SET #revision = :next, updatedAt = :at, updatedBy = :by' +
           (written.route ? ', #route = :route' : '') +
           (written.encryption ? ', #encryption = :encryption' : '') +
+          (written.listing ? ', #listing = :listing' : '') +
           removed([
             [written.route, '#route'],
             [written.encryption, '#encryption'],
+            [written.listing, '#listing'],
           ]),
         ...revisionCondition(expectedRevision),
-        ExpressionAttributeNames: { '#revision': 'revision', '#route': 'route', '#encryption': 'encryption' },
+        ExpressionAttributeNames: {
+          '#revision': 'revision',
+          '#route': 'route',
+          '#encryption': 'encryption',
+          '#listing': 'listing',
+        },
         ExpressionAttributeValues: {
           ':next': written.revision,
           ':at': written.updatedAt,
           ':by': written.updatedBy,
           ...(written.route && { ':route': written.route }),
           ...(written.encryption && { ':encryption': written.encryption }),
+          ...(written.listing && { ':listing': written.listing }),
           ...(expectedRevision !== 0 && { ':expected': expectedRevision }),
         },
       },
@@ -610,6 +620,7 @@ function toBucketSettings(item: Item): BucketSettings {
       },
     }),
     ...(gate && { gate: { jobId: String(gate.jobId), since: String(gate.since) } }),
+    ...((item.listing === 'plain' || item.listing === 'marked') && { listing: item.listing }),
   };
 }
 
@@ -637,6 +648,7 @@ function bucketItem(settings: BucketSettings): Item {
     ...(settings.route && { route: { ...settings.route } }),
     ...(settings.encryption && { encryption: encryptionItem(settings.encryption) }),
     ...(settings.gate && { gate: { ...settings.gate } }),
+    ...(settings.listing && { listing: settings.listing }),
   };
 }
 

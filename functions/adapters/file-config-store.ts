@@ -201,6 +201,7 @@ export class FileConfigStore implements ConfigStore, JobStore {
         updatedBy,
         ...(settings.route && { route: { ...settings.route } }),
         ...(settings.encryption && { encryption: { ...settings.encryption } }),
+        ...(settings.listing && { listing: settings.listing }),
         ...(gate && { gate }),
       };
       file.buckets.set(bucket, entry);

@@ -130,7 +130,7 @@ export function createGateway(options: GatewayOptions): Gateway {
             auth,
             requestId,
             routes: runtime.routes,
-            ...(control && { settings: bucketSettingsWriter(control) }),
+            ...(control && { settings: bucketSettingsWriter(control, logger) }),
             now,
           };
           const handler = selectOperation(op);
@@ -160,8 +160,18 @@ export function createGateway(options: GatewayOptions): Gateway {
 }
 
 /** The control plane's bucket settings as S3 operations change them: a job's gate is S3's SlowDown. */
-function bucketSettingsWriter(control: ControlPlane): BucketSettingsWriter {
+function bucketSettingsWriter(control: ControlPlane, logger: Logger): BucketSettingsWriter {
   return {
+    async createdEmpty(bucket, isEmpty, updatedBy) {
+      try {
+        await control.recordCreatedEmpty(bucket, isEmpty, updatedBy);
+      } catch (error) {
+        // A read-only store (a deployed config) keeps no records; anything else is worth a warning.
+        if (!(error instanceof ReadOnlyStoreError)) {
+          logger.warn('bucket listing record not written', { bucket, error: describe(error) });
+        }
+      }
+    },
     async setEncryption(bucket, encryption, updatedBy) {
       try {
         await control.setBucketEncryption(bucket, encryption, updatedBy);

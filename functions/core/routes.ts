@@ -1,17 +1,45 @@
 import type { Backend } from './backend.js';
 import type { GatewayConfig } from './config/schema.js';
+import type { BucketListing } from './control/config-store.js';
 import type { BackendKeys } from './encryption/data-keys.js';
+import { listingReads } from './encryption/listed-object.js';
 import type { BucketEncryption } from './encryption/write-target.js';
 
 /**
- * Where a gateway bucket lives: its backend, the bucket's name there, the backend's keys, and the
- * bucket's default encryption when it has one (PutBucketEncryption).
+ * Where a gateway bucket lives: its backend, the bucket's name there, the backend's keys, the bucket's
+ * default encryption when it has one (PutBucketEncryption), and its listing record where the gateway keeps
+ * one (a gateway on a fixed config keeps none).
  */
 export interface Route {
   backend: Backend;
   bucket: string;
   keys: BackendKeys;
   encryption?: BucketEncryption;
+  listing?: ListingGuard;
+}
+
+/**
+ * A gateway bucket's listing record as its requests use it (docs: "Listing cost"): whether its listings
+ * may show what the backend lists, and the arming every write of an object a listing must read does first.
+ */
+export interface ListingGuard {
+  /** Whether a listing may skip reading its objects' metadata: the store records the bucket `plain` now. */
+  plain(): Promise<boolean>;
+  /**
+   * Before an object is stored with these markers: when a listing must read them and the bucket is not
+   * known to be `marked`, the store records it so first.
+   */
+  beforeWrite(internal: Record<string, string>): Promise<void>;
+}
+
+/** The store's side of the listing records (the control plane's). */
+export interface ListingRecords {
+  /** The record as this instance's snapshot knows it (it may be older than the store's). */
+  known(bucket: string): BucketListing | undefined;
+  /** Whether the store records the bucket `plain` now. */
+  listsPlain(bucket: string): Promise<boolean>;
+  /** Records the bucket `marked` in the store. */
+  mark(bucket: string): Promise<void>;
 }
 
 /**
@@ -27,6 +55,7 @@ export class BucketRoutes {
     private readonly keys: ReadonlyMap<string, BackendKeys>,
     /** Default encryption by gateway bucket name. */
     private readonly encryption: ReadonlyMap<string, BucketEncryption> = new Map(),
+    private readonly listings?: ListingRecords,
   ) {
     this.explicit = new Map(config.buckets.map((b) => [b.name, b]));
   }
@@ -51,7 +80,14 @@ export class BucketRoutes {
     const keys = this.keys.get(backendName);
     if (!backend || !keys) throw new Error(`backend ${backendName} is not configured`);
     const encryption = this.encryption.get(bucket);
-    return { backend, bucket: route?.backendBucket ?? bucket, keys, ...(encryption && { encryption }) };
+    const listing = this.listings && listingGuard(bucket, this.listings);
+    return {
+      backend,
+      bucket: route?.backendBucket ?? bucket,
+      keys,
+      ...(encryption && { encryption }),
+      ...(listing && { listing }),
+    };
   }
 
   /** The bucket's default encryption, if it has one. */
@@ -91,4 +127,17 @@ export class BucketRoutes {
       .map(([name, created]) => ({ name, created }))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
   }
+}
+
+function listingGuard(bucket: string, records: ListingRecords): ListingGuard {
+  return {
+    // Only a bucket this snapshot knows as `plain` can be one now (a record turns `plain` only at
+    // CreateBucket, on the instance that serves it); the store has the last word, as another instance may
+    // have marked it since.
+    plain: async () => records.known(bucket) === 'plain' && (await records.listsPlain(bucket)),
+    // `marked` is never taken back, so an instance that knows it needs no store call.
+    beforeWrite: async (internal) => {
+      if (records.known(bucket) !== 'marked' && listingReads(internal)) await records.mark(bucket);
+    },
+  };
 }

@@ -1,9 +1,11 @@
 /**
  * What a ListObjectsV2 page costs an S3 backend, per encryption mode: the local server in this process,
- * one S3 backend per mode on moto, a counting proxy between them. Each bucket holds 1,000 objects; the
- * same page is listed twice, and the backend requests of each listing are counted. A listing needs every
- * object's markers (plaintext sizes), which S3 lists without, so the first costs a HEAD per object; the
- * second is described from what the first learned.
+ * one S3 backend per mode on moto, a counting proxy between them. Each bucket is created through the
+ * gateway and holds 1,000 objects; the same page is listed twice, and the backend requests of each listing
+ * are counted. A bucket whose listing record says `plain` (created empty, never a gateway-encrypted
+ * object) lists with one request; the others need every object's markers (plaintext sizes), which S3
+ * lists without, so their first listing costs a HEAD per object and the second is described from what the
+ * first learned.
  */
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
@@ -125,9 +127,9 @@ export async function runListingRequestsBench(
     '',
     formatTable(['mode', 'first listing', 'target', 'listed again', 'target'], rows),
     '',
-    'notes: the first listing heads every object (its markers give plaintext sizes; S3 lists none); a',
-    '       page listed again is described from those HEADs. A bucket that never held a gateway-encrypted',
-    '       object (here: none, sse-s3, sse-kms) needs no HEADs at all; that target is missed: the',
-    '       per-bucket record that would tell such buckets apart is not built yet.',
+    'notes: buckets created through the gateway that never held a gateway-encrypted object (here: none,',
+    '       sse-s3, sse-kms) are recorded `plain` and list without HEADs; the others head every object the',
+    '       first time (markers give plaintext sizes; S3 lists none), and a page listed again is described',
+    '       from those HEADs.',
   ].join('\n');
 }

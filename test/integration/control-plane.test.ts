@@ -412,19 +412,24 @@ describe('control plane on the local server (file store)', () => {
     await s3().send(new CreateBucketCommand({ Bucket: 'moved' }));
     await s3().send(new PutObjectCommand({ Bucket: 'moved', Key: 'a.txt', Body: 'on other' }));
     expect(existsSync(join(dir.path, 'other', 'moved-here'))).toBe(true);
+    // CreateBucket found the new bucket empty and recorded it as listing plainly: one more revision.
     const stale = await admin(server.endpoint, 'PUT', 'buckets/moved/settings', {
       route: { backend: 'main' },
       revision: 0,
     });
     expect(stale.status).toBe(409);
-    expect(stale.json!.error).toMatchObject({ code: 'Conflict', expected_revision: 0, current_revision: 1 });
+    expect(stale.json!.error).toMatchObject({ code: 'Conflict', expected_revision: 0, current_revision: 2 });
     const unknown = await admin(server.endpoint, 'PUT', 'buckets/moved/settings', {
       route: { backend: 'nope' },
-      revision: 1,
+      revision: 2,
     });
     expect(unknown.status).toBe(422);
     const listed = await admin(server.endpoint, 'GET', 'buckets');
-    expect(listed.json!.buckets).toEqual([expect.objectContaining({ bucket: 'moved', revision: 1 })]);
+    // 'files' took gateway-encrypted objects: its listings read their markers.
+    expect(listed.json!.buckets).toEqual([
+      expect.objectContaining({ bucket: 'files', listing: 'marked', route: null }),
+      expect.objectContaining({ bucket: 'moved', revision: 2, listing: 'plain' }),
+    ]);
     const { json } = await admin(server.endpoint, 'GET', 'posture');
     expect((json!.buckets as Record<string, unknown>[]).find((b) => b.name === 'moved')).toMatchObject({
       backend: 'other',
@@ -432,7 +437,7 @@ describe('control plane on the local server (file store)', () => {
       route: 'settings',
     });
     const removed = await admin(server.endpoint, 'DELETE', 'buckets/moved/settings', undefined, {
-      query: { revision: '1' },
+      query: { revision: '2' },
     });
     expect(removed.status).toBe(204);
   });

@@ -81,6 +81,7 @@ function settingsJson(s: BucketSettings) {
         }
       : null,
     write_gate: s.gate ? { job_id: s.gate.jobId, since: s.gate.since } : null,
+    listing: s.listing ?? null,
   };
 }
 
@@ -247,13 +248,15 @@ const ROUTES: Route[] = [
           }
         }
         const r = route as { backend: string; backend_bucket?: string } | null | undefined;
-        // The route is this API's to set; the bucket's default encryption is PutBucketEncryption's, and stays.
-        const encryption = (await call.control.store.bucketSettings(bucket))?.encryption;
+        // The route is this API's to set; the bucket's default encryption (PutBucketEncryption's) and its
+        // listing record (the gateway's) stay.
+        const existing = await call.control.store.bucketSettings(bucket);
         const written = await call.control.putBucketSettings(
           bucket,
           {
             ...(r && { route: { backend: r.backend, backendBucket: r.backend_bucket ?? bucket } }),
-            ...(encryption && { encryption }),
+            ...(existing?.encryption && { encryption: existing.encryption }),
+            ...(existing?.listing && { listing: existing.listing }),
           },
           expected,
           call.accessKeyId,
@@ -266,7 +269,7 @@ const ROUTES: Route[] = [
         if (raw === null || !/^\d+$/.test(raw)) {
           throw adminErrors.badRequest('DELETE needs ?revision=R, the revision the removal is based on');
         }
-        await call.control.deleteBucketSettings(bucket, Number(raw));
+        await call.control.deleteBucketSettings(bucket, Number(raw), call.accessKeyId);
         return new Response(null, { status: 204 });
       },
     },

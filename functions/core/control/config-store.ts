@@ -62,7 +62,18 @@ export interface BucketSettings {
   encryption?: BucketEncryption;
   /** Set while a job works on the bucket: its writes get 503 SlowDown (see jobs/job-record.ts). */
   gate?: WriteGate;
+  /** Whether its listings must read objects' markers (see {@link BucketListing}); absent: unknown, they must. */
+  listing?: BucketListing;
 }
+
+/**
+ * What the gateway knows of a bucket's objects, for its listings (docs: "Listing cost"). `plain`: the
+ * gateway created the bucket empty and nothing it stored there since carries markers a listing shows
+ * (gateway-encrypted objects, kept ETags), so a listing can show what the backend lists. `marked`: such an
+ * object may be there; set before the first one is stored, and never taken back (an instance that knows it
+ * writes without asking the store again). A bucket without a record lists as `marked` would.
+ */
+export type BucketListing = 'plain' | 'marked';
 
 /**
  * What a settings write carries (the store fills revision and time). A write gate is never written
@@ -71,6 +82,7 @@ export interface BucketSettings {
 export interface BucketSettingsInput {
   route?: BucketRouteSetting;
   encryption?: BucketEncryption;
+  listing?: BucketListing;
 }
 
 export interface ApplyOptions {

@@ -23,12 +23,14 @@ import {
   ConfigConflictError,
   type ApplyOptions,
   type BucketSettings,
+  type BucketSettingsInput,
   type ConfigDocument,
   type ConfigStore,
   type StoreStamp,
   type StoredConfig,
 } from './config-store.js';
 import { loadConfig, type LoadedConfig } from './load-config.js';
+import { ReadOnlyStoreError } from './memory-config-store.js';
 import { buildRuntime, cachingBackendFactory, type BackendFactory, type Runtime } from './runtime.js';
 
 /** How many times a settings change that races another is read and written again. */
@@ -240,26 +242,87 @@ export class ControlPlane {
 
   /**
    * Sets (or, with `undefined`, removes) one bucket's default encryption, keeping its other settings, then
-   * serves it on this instance at once. A concurrent settings write makes it read and try again.
+   * serves it on this instance at once.
    */
   async setBucketEncryption(
     bucket: string,
     encryption: BucketEncryption | undefined,
     updatedBy: string,
   ): Promise<void> {
+    await this.changeBucket(bucket, updatedBy, (existing) => {
+      if (existing?.gate) throw new BucketBusyError(bucket, existing.gate.jobId);
+      return { ...kept(existing), encryption };
+    });
+  }
+
+  /**
+   * Records that the bucket may hold objects a listing must read, before one is stored (a no-op when the
+   * store says so already). It stays recorded; this instance serves it at once, others within the reload
+   * interval (until then their writes ask the store, as this one did).
+   */
+  async markListing(bucket: string, updatedBy: string): Promise<void> {
+    try {
+      await this.changeBucket(bucket, updatedBy, (existing) =>
+        existing?.listing === 'marked' ? undefined : { ...kept(existing), listing: 'marked' },
+      );
+    } catch (error) {
+      // A store no one writes (a deployed config) records no bucket as plain: there is nothing to arm.
+      if (!(error instanceof ReadOnlyStoreError)) throw error;
+    }
+  }
+
+  /**
+   * Records a bucket the gateway just created as `plain` when `isEmpty` finds it empty and nothing marked it
+   * meanwhile: the write is conditional on the revision read before the look, so a write that armed
+   * `marked` in between (from any instance) wins.
+   */
+  async recordCreatedEmpty(
+    bucket: string,
+    isEmpty: () => Promise<boolean>,
+    updatedBy: string,
+  ): Promise<void> {
+    const existing = await this.options.store.bucketSettings(bucket);
+    if (existing?.listing !== undefined || existing?.gate || !(await isEmpty())) return;
+    try {
+      await this.options.store.putBucketSettings(
+        bucket,
+        { ...kept(existing), listing: 'plain' },
+        existing?.revision ?? 0,
+        updatedBy,
+      );
+    } catch (error) {
+      if (error instanceof BucketSettingsConflictError) return; // changed meanwhile: it stays as it is
+      throw error;
+    }
+    await this.check(true);
+  }
+
+  /** Whether the store (not this instance's snapshot, which may be older) records the bucket as `plain`. */
+  async listsPlain(bucket: string): Promise<boolean> {
+    return (await this.options.store.bucketSettings(bucket))?.listing === 'plain';
+  }
+
+  /**
+   * Reads one bucket's settings and writes what `change` makes of them (undefined: nothing to write; no
+   * setting left: the entry goes), then serves them here at once. A concurrent settings write makes it
+   * read and try again.
+   */
+  private async changeBucket(
+    bucket: string,
+    updatedBy: string,
+    change: (existing: BucketSettings | undefined) => BucketSettingsInput | undefined,
+  ): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const existing = await this.options.store.bucketSettings(bucket);
-      if (existing?.gate) throw new BucketBusyError(bucket, existing.gate.jobId);
-      if (!existing && !encryption) return;
+      const next = change(existing);
+      if (next === undefined) return;
+      const empty = !next.route && !next.encryption && !next.listing;
+      if (!existing && empty) return;
       try {
-        if (existing && !existing.route && !encryption) {
-          await this.options.store.deleteBucketSettings(bucket, existing.revision);
+        if (empty && !existing!.gate) {
+          await this.options.store.deleteBucketSettings(bucket, existing!.revision);
         } else {
-          const settings = {
-            ...(existing?.route && { route: existing.route }),
-            ...(encryption && { encryption }),
-          };
-          await this.options.store.putBucketSettings(bucket, settings, existing?.revision ?? 0, updatedBy);
+          await this.options.store.putBucketSettings(bucket, next, existing?.revision ?? 0, updatedBy);
         }
         break;
       } catch (error) {
@@ -269,9 +332,18 @@ export class ControlPlane {
     await this.check(true);
   }
 
-  async deleteBucketSettings(bucket: string, expectedRevision: number): Promise<void> {
-    await this.refuseWhileGated(bucket);
-    await this.options.store.deleteBucketSettings(bucket, expectedRevision);
+  /**
+   * Removes one bucket's settings (admin API). A `marked` listing record stays: instances that know it
+   * write without asking the store, which only holds while it is never taken back.
+   */
+  async deleteBucketSettings(bucket: string, expectedRevision: number, updatedBy: string): Promise<void> {
+    const existing = await this.options.store.bucketSettings(bucket);
+    if (existing?.gate) throw new BucketBusyError(bucket, existing.gate.jobId);
+    if (existing?.listing === 'marked') {
+      await this.options.store.putBucketSettings(bucket, { listing: 'marked' }, expectedRevision, updatedBy);
+    } else {
+      await this.options.store.deleteBucketSettings(bucket, expectedRevision);
+    }
     await this.check(true);
   }
 
@@ -405,8 +477,21 @@ export class ControlPlane {
       secretsDigest: loaded.secretsDigest,
       extraCredentials: this.options.extraCredentials?.(config) ?? [],
       backends: this.backendFactory(config.backends),
+      listings: {
+        listsPlain: (bucket) => this.listsPlain(bucket),
+        mark: (bucket) => this.markListing(bucket, 'gateway (a write that listings must read)'),
+      },
     });
   }
+}
+
+/** The settings a write keeps when it changes one of them (the gate is the store's to keep). */
+function kept(existing: BucketSettings | undefined): BucketSettingsInput {
+  return {
+    ...(existing?.route && { route: existing.route }),
+    ...(existing?.encryption && { encryption: existing.encryption }),
+    ...(existing?.listing && { listing: existing.listing }),
+  };
 }
 
 function sameStamp(a: StoreStamp, b: StoreStamp): boolean {

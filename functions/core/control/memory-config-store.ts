@@ -114,6 +114,7 @@ export class MemoryConfigStore implements ConfigStore, JobStore {
       updatedBy,
       ...(settings.route && { route: { ...settings.route } }),
       ...(settings.encryption && { encryption: { ...settings.encryption } }),
+      ...(settings.listing && { listing: settings.listing }),
       ...(gate && { gate }),
     };
     this.settings.set(bucket, written);

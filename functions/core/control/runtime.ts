@@ -9,7 +9,7 @@ import type { ConfigProblem } from '../config/problems.js';
 import type { BackendConfig, BucketRoute, GatewayConfig } from '../config/schema.js';
 import { BackendKeys } from '../encryption/data-keys.js';
 import type { KeyService } from '../encryption/kms.js';
-import { BucketRoutes } from '../routes.js';
+import { BucketRoutes, type ListingRecords } from '../routes.js';
 import type { WriteGate } from '../jobs/job-record.js';
 import type { BucketSettings, StoreStamp, StoredConfig } from './config-store.js';
 
@@ -54,6 +54,8 @@ export interface RuntimeInput {
   secretsDigest: string;
   extraCredentials: Credential[];
   backends: BackendSet;
+  /** The store's listing records (absent: no store, every listing reads its objects' metadata). */
+  listings?: Omit<ListingRecords, 'known'>;
 }
 
 /**
@@ -91,6 +93,7 @@ export function buildRuntime(input: RuntimeInput): Runtime {
     buckets,
     credentials: [...base.credentials, ...input.extraCredentials],
   };
+  const listings = new Map(input.bucketSettings.map((s) => [s.bucket, s.listing]));
   const keys = new Map(
     config.backends.map((b) => [
       b.name,
@@ -107,6 +110,7 @@ export function buildRuntime(input: RuntimeInput): Runtime {
       backends.backends,
       keys,
       new Map(input.bucketSettings.flatMap((s) => (s.encryption ? [[s.bucket, s.encryption] as const] : []))),
+      input.listings && { ...input.listings, known: (bucket) => listings.get(bucket) },
     ),
     credentials: new StaticCredentialStore(config.credentials),
     domains: ['localhost', ...config.domains],

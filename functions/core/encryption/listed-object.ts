@@ -19,6 +19,20 @@ export function listedSize(stored: Pick<ObjectInfo, 'size' | 'metadata'>): numbe
 }
 
 /**
+ * Whether a listing must read an object stored with these markers to show it as {@link listedView} does:
+ * gateway-encrypted objects (plaintext sizes, sealed ETags) and objects with a kept ETag. Any other object
+ * shows what the backend lists.
+ */
+export function listingReads(internal: Record<string, string>): boolean {
+  if (internal[MARKER.etag] !== undefined) return true;
+  try {
+    return isGatewayEncryption(storedEncryption(internal));
+  } catch {
+    return true; // a marker this version does not know
+  }
+}
+
+/**
  * The size and ETag a listing shows for an object. Sizes are always the plaintext's (from the stored
  * length or the layout marker: no key needed). The ETag of a single-part proxy object is its sealed MD5,
  * opened with the backend's own key; envelope and SSE-C objects would need a KMS call or the customer's key

@@ -57,6 +57,7 @@ export async function storeObject(route: Route, name: ObjectName, given: StoreIn
   if (target.kind !== 'gateway') {
     const native = target.kind === 'native' ? target.native : undefined;
     if (target.kind === 'native') Object.assign(metadata.internal, nativeMarkers(target));
+    await route.listing?.beforeWrite(metadata.internal);
     const info = await route.backend.putObject(route.bucket, name.key, input.body, input.size, metadata, {
       late: input.late,
       native,
@@ -70,6 +71,7 @@ export async function storeObject(route: Route, name: ObjectName, given: StoreIn
 
   const { dataKey, markers } = await route.keys.create(name, target);
   try {
+    await route.listing?.beforeWrite(markers);
     const known: Record<string, string> = {};
     const internal: Record<string, string> = {};
     for (const [marker, value] of Object.entries(metadata.internal)) {

@@ -5,7 +5,11 @@
 import type { BucketSettings } from '../control/config-store.js';
 import type { JobRecord, JobSettingsChange } from './job-record.js';
 
-/** The bucket's settings with `job`'s gate armed (a new settings entry when it had none). */
+/**
+ * The bucket's settings with `job`'s gate armed (a new settings entry when it had none). The bucket's
+ * listing record becomes `marked` with it: the job's writes (encrypted, or keeping an ETag) need no
+ * other arming, and an instance that sees the gate sees that too.
+ */
 export function withGate(job: JobRecord, existing: BucketSettings | undefined): BucketSettings {
   return {
     bucket: job.bucket,
@@ -15,6 +19,7 @@ export function withGate(job: JobRecord, existing: BucketSettings | undefined): 
     ...(existing?.route && { route: existing.route }),
     ...(existing?.encryption && { encryption: existing.encryption }),
     gate: { jobId: job.id, since: job.gateSince },
+    listing: 'marked',
   };
 }
 
@@ -37,5 +42,6 @@ export function changedSettings(
     ...(route && { route }),
     ...(existing?.encryption && { encryption: existing.encryption }),
     ...(keepGate && { gate: existing.gate }),
+    ...(existing?.listing && { listing: existing.listing }),
   };
 }

@@ -9,6 +9,11 @@ import type { BucketRoutes, Route } from '../routes.js';
 export interface BucketSettingsWriter {
   /** Sets (undefined: removes) a bucket's default encryption; every instance serves it within the reload interval. */
   setEncryption(bucket: string, encryption: BucketEncryption | undefined, updatedBy: string): Promise<void>;
+  /**
+   * After CreateBucket: records the bucket as `plain` (its listings read no object metadata) when
+   * `isEmpty` finds it empty. Never fails the request: the bucket then lists as any other.
+   */
+  createdEmpty(bucket: string, isEmpty: () => Promise<boolean>, updatedBy: string): Promise<void>;
 }
 
 /** Everything an S3 operation handler needs about one request. */

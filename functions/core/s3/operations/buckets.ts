@@ -86,6 +86,11 @@ export async function createBucket(op: Operation): Promise<Response> {
     child(root, 'LocationConstraint');
   }
   await route.backend.createBucket(route.bucket);
+  // A new bucket holds nothing a listing must read: its record says so until a write that listings must
+  // read arms it (an existing backend bucket that already holds objects gets no record).
+  const isEmpty = async () =>
+    (await route.backend.listObjects(route.bucket, { prefix: '', maxKeys: 1 })).objects.length === 0;
+  await op.settings?.createdEmpty(op.bucket, isEmpty, op.auth.credential.accessKeyId);
   return new Response(null, { status: 200, headers: { location: `/${op.bucket}` } });
 }
 

@@ -140,6 +140,7 @@ async function copyInto(
       user: metadata.user,
       internal: { ...kept, ...markers },
     };
+    await destination.listing?.beforeWrite(sealedMetadata.internal);
     let info: ObjectInfo;
     if (sameBackend) {
       info = await destination.backend.copyObject(from, destination.bucket, op.key, sealedMetadata);
@@ -163,6 +164,7 @@ async function copyInto(
   if (opened.dataKey === undefined && target.kind !== 'gateway' && sameBackend) {
     const native = target.kind === 'native' ? target.native : undefined;
     if (target.kind === 'native') Object.assign(metadata.internal, nativeMarkers(target));
+    await destination.listing?.beforeWrite(metadata.internal);
     const info = await destination.backend.copyObject(from, destination.bucket, op.key, metadata, { native });
     const headers = native
       ? { ...nativeWriteHeaders(info.native ?? native), ...writeEchoHeaders(target) }

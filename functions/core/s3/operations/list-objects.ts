@@ -32,13 +32,14 @@ async function list(op: Operation, after: string | undefined, maxKeys: number): 
     return { objects: [], commonPrefixes: [], isTruncated: false };
   }
   // Markers are needed to list encrypted objects with their plaintext sizes, whatever the backend's mode
-  // now: any bucket may hold objects written under an earlier one.
+  // now: any bucket may hold objects written under an earlier one. A bucket recorded as plain holds none.
+  const plain = (await route.listing?.plain()) === true;
   const page = await route.backend.listObjects(route.bucket, {
     prefix,
     delimiter,
     after,
     maxKeys,
-    withMetadata: true,
+    withMetadata: !plain,
     reuseDescriptions: true,
   });
   const objects = await Promise.all(

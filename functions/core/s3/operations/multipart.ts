@@ -227,6 +227,8 @@ export async function completeMultipartUpload(op: Operation): Promise<Response> 
   }
   // A gateway-encrypted object's checksum is sealed with its layout; a plain one is the backend's to keep.
   const late = state ? await layoutMarkers(op, route, state, layout, checksum) : undefined;
+  // The object appears only now: a listing record is armed here, not when the upload began.
+  await route.listing?.beforeWrite(state?.markers ?? {});
   const info = await route.backend.completeMultipartUpload(
     route.bucket,
     op.key,
