@@ -16,7 +16,9 @@ import {
   PutBucketEncryptionCommand,
   PutObjectCommand,
   S3Client,
+  ListPartsCommand,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type S3Client as Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +30,19 @@ import { useMoto } from '../support/moto.js';
 import { expectS3Error, getBytes, rejectionOf } from '../support/s3-expect.js';
 
 const moto = useMoto();
+
+/** A client of the gateway that sends `x-amz-server-side-encryption` on every request, where SDKs have no field. */
+function sendingSse(gateway: TestGateway, value: string): Client {
+  const client = gateway.client();
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-amz-server-side-encryption'] = value;
+      return next(args);
+    },
+    { step: 'build' },
+  );
+  return client;
+}
 const CONTEXT = { project: 'apollo', stage: 'test' };
 const CONTEXT_HEADER = Buffer.from(JSON.stringify(CONTEXT)).toString('base64');
 
@@ -203,17 +218,8 @@ describe.each(['filesystem', 's3'] as BackendKind[])(
       expect(JSON.parse(Buffer.from(put.SSEKMSEncryptionContext!, 'base64').toString())).toEqual(CONTEXT);
       expect((await getBytes(s3, bucket('managed'), 'ctx')).toString()).toBe('with context');
       // A GET that sends SSE-KMS headers is refused, as S3 refuses it (the SDK has no such GET field).
-      const sending = gateway.client();
-      sending.middlewareStack.add(
-        (next) => async (args) => {
-          (args.request as { headers: Record<string, string> }).headers['x-amz-server-side-encryption'] =
-            'aws:kms';
-          return next(args);
-        },
-        { step: 'build' },
-      );
       await expectS3Error(
-        sending.send(new GetObjectCommand({ Bucket: bucket('managed'), Key: 'ctx' })),
+        sendingSse(gateway, 'aws:kms').send(new GetObjectCommand({ Bucket: bucket('managed'), Key: 'ctx' })),
         'InvalidArgument',
         400,
       );
@@ -274,6 +280,34 @@ describe.each(['filesystem', 's3'] as BackendKind[])(
       );
       expect([created.ServerSideEncryption, created.SSEKMSKeyId]).toEqual(['aws:kms', keyA]);
       expect(created.SSEKMSEncryptionContext).toBeDefined();
+      // Parts and the completion take no SSE header (the SDK has no such field): the upload's encryption
+      // is the one CreateMultipartUpload chose, and S3 refuses them the same way.
+      const sending = sendingSse(gateway, 'aws:kms');
+      const upload = { Bucket: bucket('managed'), Key: 'mpu', UploadId: created.UploadId };
+      for (const refused of [
+        () => sending.send(new UploadPartCommand({ ...upload, PartNumber: 1, Body: 'one part' })),
+        () =>
+          sending.send(
+            new UploadPartCopyCommand({ ...upload, PartNumber: 1, CopySource: `${bucket('managed')}/src` }),
+          ),
+        () =>
+          sending.send(
+            new CompleteMultipartUploadCommand({
+              ...upload,
+              MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"0123456789abcdef0123456789abcdef"' }] },
+            }),
+          ),
+      ]) {
+        const error = await rejectionOf(refused());
+        expect([error.name, error.$metadata.httpStatusCode]).toEqual(['InvalidArgument', 400]);
+        expect(error.message).toMatch(
+          /x-amz-server-side-encryption header is not supported.*CreateMultipartUpload/,
+        );
+      }
+      expect(
+        (await s3.send(new ListPartsCommand(upload))).Parts ?? [],
+        'a refused part is not stored',
+      ).toEqual([]);
       const part = await s3.send(
         new UploadPartCommand({
           Bucket: bucket('managed'),

@@ -47,7 +47,18 @@ import {
   storePart,
   writableUpload,
 } from './encrypted-uploads.js';
-import { checksumHeaders, existing, storedChecksum, validateKey } from './objects.js';
+import {
+  checksumHeaders,
+  existing,
+  refuseEncryptionHeaders,
+  storedChecksum,
+  validateKey,
+} from './objects.js';
+
+/** Why a multipart upload's parts and completion take no SSE-S3/SSE-KMS header (S3 refuses them too). */
+const CHOSEN_AT_CREATE =
+  "a multipart upload's encryption is the one CreateMultipartUpload chose; send it there (its parts and " +
+  'completion take only the SSE-C customer-key headers of an SSE-C upload).';
 
 /** S3's smallest part, except for the last one of an upload. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -116,6 +127,7 @@ export async function createMultipartUpload(op: Operation): Promise<Response> {
 /** UploadPart: the part's body is verified like a PutObject's before the backend keeps it. */
 export async function uploadPart(op: Operation): Promise<Response> {
   validateKey(op.key);
+  refuseEncryptionHeaders(op, CHOSEN_AT_CREATE);
   const route = routeFor(op, 'write');
   const partNumber = partNumberOf(op);
   const upload = await openUpload(op, route, uploadIdOf(op));
@@ -143,6 +155,7 @@ export async function uploadPart(op: Operation): Promise<Response> {
 /** UploadPartCopy: a part made from (a range of) an existing object's plaintext, streamed through the gateway. */
 export async function uploadPartCopy(op: Operation): Promise<Response> {
   validateKey(op.key);
+  refuseEncryptionHeaders(op, CHOSEN_AT_CREATE);
   const route = routeFor(op, 'write');
   const partNumber = partNumberOf(op);
   const upload = await openUpload(op, route, uploadIdOf(op));
@@ -172,6 +185,7 @@ export async function uploadPartCopy(op: Operation): Promise<Response> {
  */
 export async function completeMultipartUpload(op: Operation): Promise<Response> {
   validateKey(op.key);
+  refuseEncryptionHeaders(op, CHOSEN_AT_CREATE);
   const route = routeFor(op, 'write');
   const parsed = writableUpload(route, uploadIdOf(op));
   const { backendId, state } = parsed;

@@ -151,22 +151,26 @@ function partNumberOf(op: Operation): number | undefined {
   return intParam(op, 'partNumber', 1, 1, 10000);
 }
 
+/** The headers that ask for SSE-S3 or SSE-KMS: only requests that create an object take them. */
+const WRITE_ENCRYPTION_HEADERS = [
+  'x-amz-server-side-encryption',
+  'x-amz-server-side-encryption-aws-kms-key-id',
+  'x-amz-server-side-encryption-context',
+  'x-amz-server-side-encryption-bucket-key-enabled',
+] as const;
+
 /**
- * Reads take no `x-amz-server-side-encryption*` header (S3 GetObject/HeadObject: an SSE-S3 or SSE-KMS object
- * is read without them, and a read that sends them is a 400); only SSE-C's customer-key headers apply.
+ * Refuses a request that sends an `x-amz-server-side-encryption*` header to an operation that takes none,
+ * with S3's 400 InvalidArgument and `why`: reads (an SSE-S3 or SSE-KMS object is read without them), and a
+ * multipart upload's parts and completion (its encryption is the one CreateMultipartUpload chose). Only
+ * SSE-C's customer-key headers apply there.
  */
-function refuseWriteEncryptionHeaders(op: Operation): void {
-  for (const name of [
-    'x-amz-server-side-encryption',
-    'x-amz-server-side-encryption-aws-kms-key-id',
-    'x-amz-server-side-encryption-context',
-    'x-amz-server-side-encryption-bucket-key-enabled',
-  ]) {
+export function refuseEncryptionHeaders(op: Operation, why: string): void {
+  for (const name of WRITE_ENCRYPTION_HEADERS) {
     const value = op.request.headers.get(name);
     if (value !== null) {
       throw errors.invalidArgument(
-        `The ${name} header is not supported for this operation: objects encrypted with SSE-S3 or SSE-KMS ` +
-          'are read without encryption headers.',
+        `The ${name} header is not supported for this operation: ${why}`,
         name,
         value,
       );
@@ -176,7 +180,10 @@ function refuseWriteEncryptionHeaders(op: Operation): void {
 
 /** Opens the request's object: its stored description, then its markers with the request's SSE-C key. */
 export async function openRequested(op: Operation, route: Route, partNumber?: number): Promise<OpenedObject> {
-  refuseWriteEncryptionHeaders(op);
+  refuseEncryptionHeaders(
+    op,
+    'objects encrypted with SSE-S3 or SSE-KMS are read without encryption headers.',
+  );
   const stored = await route.backend.headObject(route.bucket, op.key, partNumber);
   const customer = customerKeyOf(op.request.headers, op.ctx);
   return openObject(route, { bucket: op.bucket, key: op.key }, stored, customer);
