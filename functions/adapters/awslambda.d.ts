@@ -21,6 +21,9 @@ export interface HttpResponseMetadata {
 export interface LambdaContext {
   awsRequestId: string;
   functionName: string;
+  functionVersion?: string;
+  invokedFunctionArn?: string;
+  memoryLimitInMB?: string;
   getRemainingTimeInMillis(): number;
 }
 

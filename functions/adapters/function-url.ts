@@ -3,7 +3,12 @@ import type { Gateway } from '../core/gateway.js';
 import { S3Error, toS3Error } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { RequestContext } from '../core/request-context.js';
-import type { HttpResponseMetadata, LambdaResponseStream, StreamingHandler } from './awslambda.js';
+import type {
+  HttpResponseMetadata,
+  LambdaContext,
+  LambdaResponseStream,
+  StreamingHandler,
+} from './awslambda.js';
 
 /**
  * The Lambda function URL edge: a function URL event (payload format 2.0) becomes the core's Web `Request`
@@ -100,8 +105,15 @@ export function toWebRequest(event: FunctionUrlEvent): { request: Request; ctx: 
 /**
  * Replaces a response the function URL could not deliver (a body above its streaming limit) with an S3
  * error that says why and what to do instead. HEAD responses carry no body and always pass.
+ * `containerEndpoint` is the container data plane's endpoint, when the stack deployed one: the error then
+ * names it.
  */
-export function limitResponse(response: Response, method: string, resource: string): Response {
+export function limitResponse(
+  response: Response,
+  method: string,
+  resource: string,
+  containerEndpoint?: string,
+): Response {
   if (method === 'HEAD' || response.body === null) return response;
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (!(declared > FUNCTION_URL_LIMITS.streamedBodyBytes)) return response;
@@ -114,7 +126,9 @@ export function limitResponse(response: Response, method: string, resource: stri
       (ranged
         ? 'response. Request smaller byte ranges (for example 8-64 MiB each), '
         : 'response. Download the object with ranged GETs (aws-cli, boto3 and rclone do this for large objects), ') +
-      'or use the container data plane, which has no response size limit.',
+      (containerEndpoint
+        ? `or use the container data plane at ${containerEndpoint}, which has no response size limit.`
+        : 'or use the container data plane, which has no response size limit.'),
   );
   return error.toResponse(response.headers.get('x-amz-request-id') ?? '', resource, method);
 }
@@ -237,11 +251,34 @@ function describe(error: unknown): string {
  * backends, SDK clients) is built once by the caller and passed in through `gateway`; nothing here keeps
  * state between invocations.
  */
-export function streamHandle(gateway: Gateway, logger: Logger): StreamingHandler<FunctionUrlEvent> {
-  return awslambda.streamifyResponse<FunctionUrlEvent>(async (event, responseStream, context) => {
+export function streamHandle(
+  gateway: Gateway,
+  logger: Logger,
+  hooks: InvocationHooks = {},
+): StreamingHandler<FunctionUrlEvent> {
+  // Read once, at init: the stack sets it when it deploys the container data plane.
+  const containerEndpoint = process.env.SEALGATE_CONTAINER_ENDPOINT || undefined;
+  const handled = awslambda.streamifyResponse<FunctionUrlEvent>(async (event, responseStream, context) => {
+    hooks.started?.(context);
+    try {
+      await respond(event, responseStream, context);
+    } finally {
+      hooks.ended?.();
+    }
+  });
+  async function respond(
+    event: FunctionUrlEvent,
+    responseStream: LambdaResponseStream,
+    context: LambdaContext,
+  ): Promise<void> {
     const { request, ctx } = toWebRequest(event);
     const method = request.method;
-    const response = limitResponse(await gateway.handle(request, ctx), method, ctx.rawPath);
+    const response = limitResponse(
+      await gateway.handle(request, ctx),
+      method,
+      ctx.rawPath,
+      containerEndpoint,
+    );
     try {
       await writeToResponseStream(response, responseStream, { method, resource: ctx.rawPath, logger });
     } catch (error) {
@@ -252,5 +289,13 @@ export function streamHandle(gateway: Gateway, logger: Logger): StreamingHandler
       });
       throw error;
     }
-  });
+  }
+  return handled;
+}
+
+/** What the Lambda handler does around each invocation: its logger's context, its metrics' flush. */
+export interface InvocationHooks {
+  started?(context: LambdaContext): void;
+  /** After the response was written (or failed). */
+  ended?(): void;
 }

@@ -14,6 +14,7 @@ import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient } fro
 
 import { KmsIntegrityError, type KeyService } from '../core/encryption/kms.js';
 import { errors, S3Error } from '../core/errors.js';
+import { recordKmsCall } from '../core/metrics.js';
 
 export interface KmsKeyServiceOptions {
   /** A KMS-compatible endpoint (local setups, tests); AWS's regional endpoint when absent. */
@@ -155,8 +156,11 @@ export class KmsKeyService implements KeyService {
     run: () => Promise<T>,
   ): Promise<T> {
     try {
-      return await run();
+      const out = await run();
+      recordKmsCall(operation, false);
+      return out;
     } catch (error) {
+      recordKmsCall(operation, true);
       throw translateKmsError(error, operation, keyId);
     }
   }

@@ -13,6 +13,7 @@ import type { JobsService } from './jobs/jobs-service.js';
 import type { GatewayConfig } from './config/schema.js';
 import { S3Error, errors, toS3Error } from './errors.js';
 import type { Logger } from './logger.js';
+import { recordRequest, recordWriteGateRejection } from './metrics.js';
 import type { RequestContext } from './request-context.js';
 import { selectOperation } from './s3/dispatch.js';
 import { decodeComponent, parseQuery, type BucketSettingsWriter, type Operation } from './s3/operation.js';
@@ -134,7 +135,8 @@ export function createGateway(options: GatewayOptions): Gateway {
             now,
           };
           const handler = selectOperation(op);
-          operation = handler.name;
+          // The S3 API's name for it (the handlers are named after the operations): PutObject, ListObjectsV2.
+          operation = handler.name.charAt(0).toUpperCase() + handler.name.slice(1);
           refuseGatedWrite(runtime, request.method, bucket);
           response = await handler(op);
         }
@@ -142,17 +144,20 @@ export function createGateway(options: GatewayOptions): Gateway {
         // Admin routes answer their own errors (conflicts, refused configs): only what they cannot name is unexpected.
         const unexpected = admin ? toAdminError(error, requestId).status >= 500 : !(error instanceof S3Error);
         if (unexpected) logger.error('unexpected error', { requestId, operation, error: describe(error) });
+        if (error instanceof S3Error && error.code === 'SlowDown') recordWriteGateRejection();
         response = admin
           ? adminErrorResponse(error, requestId)
           : toS3Error(error).toResponse(requestId, resource, request.method);
       }
       response.headers.set('x-amz-request-id', requestId);
-      logger.info('request', {
-        requestId,
-        method: request.method,
+      const ms = Date.now() - started;
+      logger.info('request', { requestId, method: request.method, operation, status: response.status, ms });
+      recordRequest({
         operation,
         status: response.status,
-        ms: Date.now() - started,
+        latencyMs: ms,
+        bytesIn: declaredLength(request.headers),
+        bytesOut: request.method === 'HEAD' ? 0 : declaredLength(response.headers),
       });
       return response;
     },
@@ -208,6 +213,12 @@ function gateOf(runtime: Runtime, method: string, bucket: string): WriteGate | u
 
 /** How often a write that meets a gate may have the store checked again. */
 const GATE_RECHECK_MS = 250;
+
+/** A message's `Content-Length`, 0 when it declares none. */
+function declaredLength(headers: Headers): number {
+  const length = Number(headers.get('content-length') ?? 0);
+  return Number.isSafeInteger(length) && length > 0 ? length : 0;
+}
 
 function describe(error: unknown): string {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;

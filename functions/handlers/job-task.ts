@@ -15,14 +15,15 @@ import { PowertoolsJobMetrics } from '../adapters/job-metrics.js';
 import { isJobStore } from '../core/jobs/job-record.js';
 import { runTask, type JobEnvironment, type TaskOutput } from '../core/jobs/job-tasks.js';
 import type { TaskEvent } from '../core/jobs/state-machine.js';
-import { jsonLogger, parseLevel } from '../core/logger.js';
+import { powertoolsLogger } from '../adapters/powertools-observability.js';
+import type { LambdaContext } from '../adapters/awslambda.js';
 import { jobSettingsFrom, reloadIntervalFrom } from './control-setup.js';
 import { startLambdaControl } from './lambda-control.js';
 
 /** Time kept back from a page's budget for its commit and return. */
 const COMMIT_MARGIN_MS = 15_000;
 
-const logger = jsonLogger(parseLevel(process.env.SEALGATE_LOG_LEVEL));
+const logger = powertoolsLogger('sealgate-jobs', process.env.SEALGATE_LOG_LEVEL);
 const metrics = new Metrics({ namespace: 'Sealgate', serviceName: 'sealgate-jobs' });
 
 async function init(env: Record<string, string | undefined>): Promise<JobEnvironment> {
@@ -48,10 +49,8 @@ async function init(env: Record<string, string | undefined>): Promise<JobEnviron
 const environment = await init(process.env);
 
 /** One task of the state machine, within what this invocation has left. */
-export async function runJobTask(
-  event: TaskEvent,
-  context: { getRemainingTimeInMillis(): number },
-): Promise<TaskOutput> {
+export async function runJobTask(event: TaskEvent, context: LambdaContext): Promise<TaskOutput> {
+  logger.invocation(context);
   const left = context.getRemainingTimeInMillis() - COMMIT_MARGIN_MS;
   const budgetMs = Math.max(1000, Math.min(environment.budgetMs, left));
   return runTask({ ...environment, budgetMs }, event);

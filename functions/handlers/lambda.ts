@@ -8,40 +8,22 @@
  * Without a table, `SEALGATE_CONFIG` may carry a whole config (YAML or JSON): a fixed, read-only config for
  * tests and one-off setups; the admin API then refuses changes.
  */
-import { SfnJobRunner } from '../adapters/sfn-job-runner.js';
 import { streamHandle } from '../adapters/function-url.js';
-import type { ConfigStore } from '../core/control/config-store.js';
-import type { ControlPlane } from '../core/control/control-plane.js';
+import { EmfMetricsSink, powertoolsLogger } from '../adapters/powertools-observability.js';
 import { createGateway, type Gateway } from '../core/gateway.js';
-import { isJobStore } from '../core/jobs/job-record.js';
-import { JobsService } from '../core/jobs/jobs-service.js';
-import { jsonLogger, parseLevel } from '../core/logger.js';
-import { controlAwsFrom } from './control-setup.js';
+import { useMetricsSink } from '../core/metrics.js';
 import { startLambdaControl } from './lambda-control.js';
+import { sfnJobsService } from './sfn-jobs.js';
 
-const logger = jsonLogger(parseLevel(process.env.SEALGATE_LOG_LEVEL));
-
-/** Jobs, where the store keeps them and the stack named the job state machine. */
-function jobsService(
-  env: Record<string, string | undefined>,
-  control: ControlPlane,
-  store: ConfigStore,
-): JobsService | undefined {
-  const stateMachineArn = env.SEALGATE_JOB_STATE_MACHINE;
-  if (!stateMachineArn || !isJobStore(store)) return undefined;
-  const aws = controlAwsFrom(env);
-  return new JobsService({
-    store,
-    runner: new SfnJobRunner({ stateMachineArn, endpoint: aws.endpoint, region: aws.region }),
-    runtime: () => control.current(),
-    now: () => new Date(),
-  });
-}
+const logger = powertoolsLogger('sealgate-gateway', process.env.SEALGATE_LOG_LEVEL);
+// SEALGATE_METRICS=emf (the stack sets it): metrics as EMF records in the log, flushed per invocation.
+const metrics = process.env.SEALGATE_METRICS === 'emf' ? new EmfMetricsSink('sealgate-gateway') : undefined;
+useMetricsSink(metrics);
 
 async function init(env: Record<string, string | undefined>): Promise<Gateway> {
   try {
     const { control, store } = await startLambdaControl(env, logger);
-    return createGateway({ control, jobs: jobsService(env, control, store), logger });
+    return createGateway({ control, jobs: sfnJobsService(env, control, store), logger });
   } catch (error) {
     // An init failure fails every invocation of this container; say why once, in the log.
     logger.error('init failed', { error: error instanceof Error ? error.message : String(error) });
@@ -49,4 +31,7 @@ async function init(env: Record<string, string | undefined>): Promise<Gateway> {
   }
 }
 
-export const handler = streamHandle(await init(process.env), logger);
+export const handler = streamHandle(await init(process.env), logger, {
+  started: (context) => logger.invocation(context),
+  ended: () => metrics?.flush(),
+});

@@ -231,6 +231,19 @@ describe('responses above the streaming limit', () => {
     expect(await limited.text()).toContain('smaller byte ranges');
   });
 
+  it("name the container data plane's endpoint when the stack deployed one", async () => {
+    const response = new Response('x', { headers: { 'content-length': huge } });
+    const limited = limitResponse(response, 'GET', '/bkt/big', 'https://s3.example.com');
+    expect(await limited.text()).toContain('use the container data plane at https://s3.example.com,');
+  });
+
+  it('keep the container data plane generic when none is deployed', async () => {
+    const limited = limitResponse(new Response('x', { headers: { 'content-length': huge } }), 'GET', '/b/k');
+    expect(await limited.text()).toContain(
+      'or use the container data plane, which has no response size limit',
+    );
+  });
+
   it('pass through for HEAD, which sends no body', () => {
     const head = new Response(null, { headers: { 'content-length': huge } });
     expect(limitResponse(head, 'HEAD', '/b/k')).toBe(head);
@@ -533,6 +546,29 @@ describe('the adapter under failure, through the emulator', () => {
     expect(got.code).toBe('InvalidRequest');
     expect(got.body.toString()).toContain('ranged GETs');
     expect(pulled).toBe(false);
+  });
+
+  it('names the endpoint from SEALGATE_CONTAINER_ENDPOINT as the function had it at init', async () => {
+    const body = new ReadableStream<Uint8Array>({ pull: () => undefined }, { highWaterMark: 0 });
+    const gateway = standIn(
+      () => new Response(body, { headers: { 'content-length': String(300 * 1000 * 1000) } }),
+    );
+    await emulator?.close();
+    const saved = process.env.SEALGATE_CONTAINER_ENDPOINT;
+    process.env.SEALGATE_CONTAINER_ENDPOINT = 'https://big.s3.example.com';
+    let handler: ReturnType<typeof streamHandle>;
+    try {
+      // Built at init, as lambda.ts builds it, while the variable is in the environment.
+      handler = streamHandle(gateway, silent);
+    } finally {
+      if (saved === undefined) delete process.env.SEALGATE_CONTAINER_ENDPOINT;
+      else process.env.SEALGATE_CONTAINER_ENDPOINT = saved;
+    }
+    emulator = await startFunctionUrlEmulator({ environment: {}, handler });
+    const got = await rawRequest(emulator.endpoint, { method: 'GET', path: '/bkt/big' });
+    expect(got.status).toBe(400);
+    expect(got.code).toBe('InvalidRequest');
+    expect(got.body.toString()).toContain('use the container data plane at https://big.s3.example.com,');
   });
 
   it('hands the request cookies to the core and the core cookies back to the client', async () => {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FileConfigStore } from '../../functions/adapters/file-config-store.js';
+import { METRIC, useMetricsSink } from '../../functions/core/metrics.js';
 import { FilesystemBackend } from '../../functions/adapters/filesystem-backend.js';
 import {
   startLocalServer,
@@ -243,6 +244,10 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
       pageGate = new Promise((resolve) => (release = resolve));
       try {
         const [job] = await startReencrypt(server.endpoint, ['photos']);
+        let rejections = 0;
+        useMetricsSink({
+          add: (name, _unit, value) => void (name === METRIC.writeGateRejections && (rejections += value)),
+        });
         const refused = await client
           .send(new PutObjectCommand({ Bucket: 'photos', Key: 'late', Body: 'x' }))
           .then(
@@ -261,6 +266,8 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
           .catch((e: Error) => e);
         expect((deleted as { Code?: string }).Code).toBe('SlowDown');
         await client.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'a/one' }));
+        useMetricsSink(undefined);
+        expect(rejections, 'each refused write is counted in the metrics').toBe(2);
         // A second job on the bucket is refused, naming the first.
         const second = await admin(server.endpoint, 'POST', 'jobs/reencrypt', {
           buckets: ['photos', 'nope'],

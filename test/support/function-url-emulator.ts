@@ -596,7 +596,11 @@ function contentLengthFromEnvironment(): 'remapped' | 'kept' {
  * Lambda handler (`functions/handlers/lambda.ts`) with the same generated config.
  */
 export async function startFunctionUrlGateway(
-  options: TestGatewayOptions & Pick<FunctionUrlEmulatorOptions, 'contentLength'> = {},
+  options: TestGatewayOptions &
+    Pick<FunctionUrlEmulatorOptions, 'contentLength'> & {
+      /** More of the function's environment (it wins over the defaults). */
+      environment?: Record<string, string>;
+    } = {},
 ): Promise<TestGateway & { emulator: FunctionUrlEmulator }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sealgate-test-'));
   const yaml = testConfigYaml(dataDir, options);
@@ -604,6 +608,7 @@ export async function startFunctionUrlGateway(
     SEALGATE_CONFIG: yaml,
     TEST_SECRET: TEST_CREDENTIALS.secretAccessKey,
     SEALGATE_LOG_LEVEL: process.env.SEALGATE_TEST_LOG === '1' ? 'info' : 'silent',
+    ...options.environment,
   };
   const emulator = await startFunctionUrlEmulator({
     environment,

@@ -9,7 +9,8 @@ import { FormatError, encryptSegment, segmentCiphertextLength } from '../crypto/
 import { errors } from '../errors.js';
 import type { Route } from '../routes.js';
 import type { ObjectName } from './data-keys.js';
-import { MARKER } from './markers.js';
+import { recordCipherBytes } from '../metrics.js';
+import { MARKER, type GatewayEncryption } from './markers.js';
 import { sealValues } from './sealed-values.js';
 import { CHECKSUM_MARKER, gatewayHeaders, type OpenedObject } from './stored-object.js';
 import { nativeMarkers, nativeWriteHeaders, writeEchoHeaders, type WriteTarget } from './write-target.js';
@@ -96,7 +97,7 @@ export async function storeObject(route: Route, name: ObjectName, given: StoreIn
     const info = await route.backend.putObject(
       route.bucket,
       name.key,
-      encryptBody(hashed, dataKey, 0, input.size),
+      encryptBody(hashed, dataKey, 0, input.size, target.mode),
       segmentCiphertextLength(input.size),
       { headers: metadata.headers, user: metadata.user, internal: { ...internal, ...markers } },
       upfront ? {} : { late: () => ({ [MARKER.sealed]: seal(input.late?.() ?? {}) }) },
@@ -135,15 +136,20 @@ async function settledIfSmall(input: StoreInput): Promise<StoreInput> {
   };
 }
 
-/** Encrypts one segment of a request body; a body of the wrong length is the client's incomplete body. */
+/**
+ * Encrypts one segment of a request body under an object's `mode` (counted in the metrics once the whole
+ * segment is encrypted); a body of the wrong length is the client's incomplete body.
+ */
 export async function* encryptBody(
   body: Body,
   dataKey: Uint8Array,
   partNumber: number,
   size: number,
+  mode: GatewayEncryption,
 ): AsyncGenerator<Uint8Array> {
   try {
     yield* encryptSegment(body, dataKey, { partNumber, plaintextLength: size });
+    recordCipherBytes('encrypt', mode, size);
   } catch (error) {
     if (error instanceof FormatError && error.reason === 'length-mismatch') throw errors.incompleteBody();
     throw error;

@@ -18,6 +18,7 @@ import {
 } from '../crypto/index.js';
 import { S3Error, errors } from '../errors.js';
 import { isChecksumAlgorithm } from '../integrity/checksums.js';
+import { recordCipherBytes } from '../metrics.js';
 import type { Route } from '../routes.js';
 import { customerKeyHeaders, type CustomerKey } from './customer-key.js';
 import type { ObjectName } from './data-keys.js';
@@ -241,7 +242,9 @@ export async function readObject(
       fetch,
     });
   }
-  return { info: opened.view, body: await primed(mapFormatErrors(body)), range };
+  const plaintextBytes = range ? range.end - range.start + 1 : opened.view.size;
+  const counted = () => recordCipherBytes('decrypt', String(opened.encryption), plaintextBytes);
+  return { info: opened.view, body: await primed(mapFormatErrors(body, counted)), range };
 }
 
 async function* fetchStored(route: Route, key: string, range: ByteRange): AsyncGenerator<Uint8Array> {
@@ -268,9 +271,14 @@ async function* decryptEmpty(route: Route, opened: OpenedObject): AsyncGenerator
   });
 }
 
-async function* mapFormatErrors(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+/** Passes the plaintext through, as S3 errors where the format refuses it; `done` once it all verified. */
+async function* mapFormatErrors(
+  source: AsyncIterable<Uint8Array>,
+  done: () => void,
+): AsyncGenerator<Uint8Array> {
   try {
     yield* source;
+    done();
   } catch (error) {
     if (error instanceof FormatError) throw errors.objectIntegrity(error.message);
     throw error;

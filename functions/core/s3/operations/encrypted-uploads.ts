@@ -121,7 +121,7 @@ export async function storePart(
       op.key,
       upload.backendId,
       partNumber,
-      encryptBody(hashed, upload.dataKey, partNumber, size),
+      encryptBody(hashed, upload.dataKey, partNumber, size, upload.state!.mode),
       segmentCiphertextLength(size),
     );
     return { ...part, etag: `"${md5}"` };
