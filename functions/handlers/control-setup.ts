@@ -30,6 +30,15 @@ export function reloadIntervalFrom(env: Record<string, string | undefined>): num
   return milliseconds(env, 'SEALGATE_RELOAD_INTERVAL_MS', DEFAULT_RELOAD_INTERVAL_MS);
 }
 
+/**
+ * How long a request may take to arrive, headers and body (`SEALGATE_REQUEST_TIMEOUT_MS`; 0, the default,
+ * is no limit). A deployment with jobs sets it within the job's write bound, so that no write accepted
+ * before a gate can land after the job has swept.
+ */
+export function requestTimeoutFrom(env: Record<string, string | undefined>): number {
+  return milliseconds(env, 'SEALGATE_REQUEST_TIMEOUT_MS', 0);
+}
+
 export function secretsTtlFrom(env: Record<string, string | undefined>): number {
   return milliseconds(env, 'SEALGATE_SECRETS_TTL_MS', DEFAULT_SECRETS_TTL_MS);
 }

@@ -1,6 +1,6 @@
 /**
- * What every Lambda function of the stack starts from (the gateway's, the job tasks'): the config store
- * the environment names and the control plane over it.
+ * What every Lambda function of the stack starts from (the gateway's, the job tasks'), and the container
+ * data plane's tasks too: the config store the environment names and the control plane over it.
  */
 import { parse as parseYaml } from 'yaml';
 import { createBackends } from '../adapters/create-backends.js';
@@ -58,7 +58,7 @@ export function storeFromEnvironment(env: Record<string, string | undefined>): {
   };
 }
 
-/** The control plane every Lambda function of the stack runs on (the gateway's, the job tasks'). */
+/** The control plane every function of the stack runs on (the gateway's, the job tasks'), and every container task. */
 export async function startLambdaControl(
   env: Record<string, string | undefined>,
   log: Logger,
@@ -77,14 +77,15 @@ export async function startLambdaControl(
     logger: log,
     reloadIntervalMs: reloadIntervalFrom(env),
     initialDocument: initial,
-    // The local server can generate a credential into its data folder; a Lambda container has none to keep it in.
+    // The local server can generate a credential into its data folder; a Lambda container or an ECS task has
+    // none to keep it in.
     check: (config) =>
       config.credentials.length === 0
         ? [
             {
               severity: 'error',
               path: 'credentials',
-              message: 'at least one credential is required on Lambda',
+              message: 'at least one credential is required on AWS (Lambda or ECS)',
             },
           ]
         : [],

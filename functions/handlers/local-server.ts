@@ -139,7 +139,10 @@ function watchFile(file: string, reload: () => void): FSWatcher {
   return watcher;
 }
 
-/** Starts the gateway as a plain Node server: the local mode, and the container data plane's core. */
+/**
+ * Starts the gateway as a plain Node server: the local mode. The container data plane runs the same core on
+ * the same Node adapter, with the Lambda plane's control setup (container-server.ts).
+ */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const aws = options.aws ?? controlAwsFrom(options.env);
   const credentials = localCredentials(options.dataDir, options.env);

@@ -3,21 +3,9 @@
  * function's role may do on it.
  */
 import { describe, expect, it } from 'vitest';
-import { statements, synth } from './synth.js';
+import { MINIMAL_CONFIG, statements, synth } from './synth.js';
 
-const CONFIG = `
-backends:
-  - name: aws
-    type: s3
-    region: eu-west-1
-buckets:
-  - name: photos
-    backend: aws
-credentials:
-  - access_key_id: SGADMIN
-    secret_access_key: \${secretsmanager:sealgate/admin}
-    admin: true
-`;
+const CONFIG = MINIMAL_CONFIG;
 
 const TABLE_KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 

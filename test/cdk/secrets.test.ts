@@ -102,6 +102,7 @@ describe('secrets in the deployed stack', () => {
       'SEALGATE_INITIAL_CONFIG',
       'SEALGATE_JOB_STATE_MACHINE',
       'SEALGATE_LOG_LEVEL',
+      'SEALGATE_METRICS',
     ]);
     const initial = variables.SEALGATE_INITIAL_CONFIG as string;
     for (const reference of REFERENCES) expect(initial).toContain(reference);

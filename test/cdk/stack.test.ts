@@ -81,9 +81,11 @@ describe('the Sealgate stack', () => {
       'SEALGATE_INITIAL_CONFIG',
       'SEALGATE_JOB_STATE_MACHINE',
       'SEALGATE_LOG_LEVEL',
+      'SEALGATE_METRICS',
     ]);
     expect(variables.SEALGATE_CONFIG_TABLE).toEqual({ Ref: table });
     expect(variables.SEALGATE_LOG_LEVEL).toBe('info');
+    expect(variables.SEALGATE_METRICS).toBe('emf');
   });
 
   it('seeds the table with the config as written, its secret references unresolved', () => {

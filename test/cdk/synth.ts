@@ -11,9 +11,26 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { deployConfigFromText } from '../../lib/deploy-config.js';
 import { SealgateStack } from '../../lib/sealgate-stack.js';
 
+/** A small deploy config: one AWS S3 backend with one routed bucket, and an admin credential. */
+export const MINIMAL_CONFIG = `
+backends:
+  - name: aws
+    type: s3
+    region: eu-west-1
+buckets:
+  - name: photos
+    backend: aws
+credentials:
+  - access_key_id: SGADMIN
+    secret_access_key: \${secretsmanager:sealgate/admin}
+    admin: true
+`;
+
 export interface SynthOptions {
   secretPrefix?: string;
   configTableKeyArn?: string;
+  kmsKey?: string;
+  alarmEmail?: string;
   /** Where the cloud assembly goes (default: CDK's own temporary folder). */
   outdir?: string;
 }
@@ -24,6 +41,8 @@ export function synthStack(configText: string, options: SynthOptions = {}): Seal
   return new SealgateStack(app, 'Test', {
     deploy: deployConfigFromText('test.yaml', configText, { secretPrefix: options.secretPrefix }),
     configTableKeyArn: options.configTableKeyArn,
+    kmsKey: options.kmsKey,
+    alarmEmail: options.alarmEmail,
     logRetention: RetentionDays.TWO_WEEKS,
   });
 }

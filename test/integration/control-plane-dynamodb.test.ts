@@ -20,7 +20,7 @@ import { createConfigTable } from '../../functions/adapters/dynamodb-config-tabl
 import { startLocalServer, type LocalServer } from '../../functions/handlers/local-server.js';
 import { admin, answered, capturingLogger } from '../support/admin.js';
 import { startFunctionUrlEmulator, type FunctionUrlEmulator } from '../support/function-url-emulator.js';
-import { useMoto } from '../support/moto.js';
+import { createMotoSecrets, useMoto } from '../support/moto.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
 const AWS = { region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
@@ -280,14 +280,10 @@ describe('the Lambda handler on a config table (through the function URL emulato
     dir = await makeTempDir();
     dynamo = new DynamoDBClient({ endpoint: moto.endpoint, ...AWS });
     await createConfigTable(dynamo, tableName);
-    const secrets = new SecretsManagerClient({ endpoint: moto.endpoint, ...AWS });
-    await secrets.send(
-      new CreateSecretCommand({ Name: 'sealgate/admin', SecretString: ADMIN.secretAccessKey }),
-    );
-    await secrets.send(
-      new CreateSecretCommand({ Name: 'sealgate/second', SecretString: SECOND.secretAccessKey }),
-    );
-    secrets.destroy();
+    await createMotoSecrets(moto, {
+      'sealgate/admin': ADMIN.secretAccessKey,
+      'sealgate/second': SECOND.secretAccessKey,
+    });
     const ssm = new SSMClient({ endpoint: moto.endpoint, ...AWS });
     await ssm.send(
       new PutParameterCommand({ Name: '/sealgate/proxy-key', Value: PROXY_KEY, Type: 'SecureString' }),

@@ -3,6 +3,7 @@
  * and stops it by its PID. A machine without moto fails loudly with the command that installs it: tests
  * that need moto never skip silently.
  */
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
@@ -141,4 +142,22 @@ export function useMoto(): MotoServer {
       await moto?.stop();
     },
   };
+}
+
+/** Client settings for moto: any region and credentials do; these are the ones the tests use. */
+export const MOTO_CLIENT = {
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+};
+
+/** Creates Secrets Manager secrets in moto, by name. */
+export async function createMotoSecrets(moto: MotoServer, secrets: Record<string, string>): Promise<void> {
+  const client = new SecretsManagerClient({ endpoint: moto.endpoint, ...MOTO_CLIENT });
+  try {
+    for (const [Name, SecretString] of Object.entries(secrets)) {
+      await client.send(new CreateSecretCommand({ Name, SecretString }));
+    }
+  } finally {
+    client.destroy();
+  }
 }
