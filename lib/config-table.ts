@@ -38,7 +38,7 @@ const TABLE_KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*',
 
 /**
  * The gateway's control-plane table: the applied config document and its history, per-bucket settings,
- * and (later) job records. The layout belongs to the runtime's DynamoDB store
+ * and the job records (their cursors, counters and failures). The layout belongs to the runtime's DynamoDB store
  * (functions/adapters/dynamodb-config-store.ts); this construct fixes only the key schema it relies on,
  * `pk` and `sk`, both strings.
  *
