@@ -38,9 +38,9 @@ const TABLE_KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*',
 
 /**
  * The gateway's control-plane table: the applied config document and its history, per-bucket settings,
- * and the job records (their cursors, counters and failures). The layout belongs to the runtime's DynamoDB store
- * (functions/adapters/dynamodb-config-store.ts); this construct fixes only the key schema it relies on,
- * `pk` and `sk`, both strings.
+ * and the job records (their cursors, counters and failures). The layout belongs to the runtime's
+ * DynamoDB store (functions/adapters/dynamodb-config-store.ts); this construct fixes only the key schema
+ * it relies on, `pk` and `sk`, both strings.
  *
  * The table outlives the stack: it is retained when the stack is deleted and has deletion protection,
  * because it is the running gateway's source of truth once seeded, with point-in-time recovery to undo a

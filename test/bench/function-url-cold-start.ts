@@ -4,25 +4,32 @@
  * each cold start in a fresh Node process. Runnable alone: `npx tsx test/bench/function-url-cold-start.ts`.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Builds the stack (offline) and returns the gateway function's bundled entry file. */
+/**
+ * Builds the stack (offline) and returns the gateway function's bundled entry file: the asset the
+ * template's `Gateway` function names (the stack bundles other functions too).
+ */
 function bundlePath(): string {
   execFileSync('npx', ['cdk', 'synth', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const out = join(ROOT, 'cdk.out');
-  const bundles = readdirSync(out)
-    .filter((name) => name.startsWith('asset.'))
-    .map((name) => join(out, name, 'index.mjs'))
-    .filter((file) => existsSync(file))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  if (bundles.length === 0)
-    throw new Error('cdk synth produced no function bundle (cdk.out/asset.*/index.mjs)');
-  return bundles[0];
+  const template = JSON.parse(readFileSync(join(out, 'Sealgate.template.json'), 'utf8')) as {
+    Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
+  };
+  const gateway = Object.entries(template.Resources).find(
+    ([id, resource]) => /^Gateway[0-9A-F]{8}$/.test(id) && resource.Type === 'AWS::Lambda::Function',
+  );
+  const asset = gateway?.[1].Metadata?.['aws:asset:path'];
+  const bundle = asset === undefined ? undefined : join(out, asset, 'index.mjs');
+  if (bundle === undefined || !existsSync(bundle)) {
+    throw new Error("cdk synth produced no bundle for the Gateway function (its aws:asset:path's index.mjs)");
+  }
+  return bundle;
 }
 
 function coldStart(bundle: string): { importMs: number; firstRequestMs: number } {

@@ -56,7 +56,17 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   };
   // An inherited config would swap the backend under the bench.
   delete env.SEALGATE_CONFIG;
-  const args = ['dist/functions/handlers/cli.js', 'serve', '--port', '0', '--data', options.dataDir];
+  // BENCH_CPU_PROF_DIR: each server writes a V8 CPU profile there when it stops (for flame graphs by stage).
+  const profile = process.env.BENCH_CPU_PROF_DIR;
+  const args = [
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+    'dist/functions/handlers/cli.js',
+    'serve',
+    '--port',
+    '0',
+    '--data',
+    options.dataDir,
+  ];
   if (options.configFile !== undefined) args.push('--config', options.configFile);
   const child = spawn(process.execPath, args, {
     cwd: options.repoRoot,
