@@ -138,7 +138,7 @@ export class FilesystemBackend implements Backend {
     const path = objectPath(this.root, bucket, key);
     await this.requireBucket(bucket);
     const record = await this.writeObject(bucket, path, async (out) => {
-      const md5 = await copyBody(body, size, out);
+      const md5 = await copyBody(body, size, out, options.opaqueEtag);
       // Asked only now that the body has passed whole; the record is written after the data, so the late
       // markers land in the same file, published by the same rename.
       const stored = late ? { ...metadata, internal: { ...metadata.internal, ...late() } } : metadata;
@@ -278,9 +278,9 @@ export class FilesystemBackend implements Backend {
     partNumber: number,
     body: Body,
     size: number,
-    options: { checksum?: PartChecksumInput } = {},
+    options: { checksum?: PartChecksumInput; opaqueEtag?: boolean } = {},
   ): Promise<PartInfo> {
-    return this.uploads.uploadPart(bucket, key, uploadId, partNumber, body, size, options.checksum);
+    return this.uploads.uploadPart(bucket, key, uploadId, partNumber, body, size, options);
   }
 
   listParts(bucket: string, key: string, uploadId: string): Promise<PartInfo[]> {

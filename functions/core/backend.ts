@@ -75,6 +75,11 @@ export interface WriteOptions {
   late?: () => Record<string, string>;
   /** Ask the backend to encrypt the object itself (S3 backends only; others throw). */
   native?: NativeEncryption;
+  /**
+   * The stored bytes' MD5 is of no use to the caller (they are ciphertext): a backend that would hash them
+   * for its ETag may give any ETag unique to this write instead, as S3 does for SSE-KMS objects.
+   */
+  opaqueEtag?: boolean;
 }
 
 export interface ObjectInfo {
@@ -231,7 +236,7 @@ export interface Backend {
     partNumber: number,
     body: Body,
     size: number,
-    options?: { checksum?: PartChecksumInput },
+    options?: { checksum?: PartChecksumInput } & Pick<WriteOptions, 'opaqueEtag'>,
   ): Promise<PartInfo>;
   /** Every stored part of an upload, ascending by part number. */
   listParts(bucket: string, key: string, uploadId: string): Promise<PartInfo[]>;

@@ -2,7 +2,7 @@
  * Streaming file I/O for the filesystem backend: bodies go to disk and files are copied through one reused
  * buffer each, so memory stays bounded whatever the object's size.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 
 import type { Body } from '../../core/backend.js';
@@ -50,23 +50,30 @@ export class BufferedWriter {
 }
 
 /**
- * Copies exactly `size` bytes of a body into `out` and returns their MD5 (hex).
+ * Copies exactly `size` bytes of a body into `out` and returns the ETag to store: their MD5 (hex), or with
+ * `opaque` (the caller has no use for the MD5 of these bytes) 16 random bytes in hex, which cost no pass
+ * over the data.
  *
  * @throws S3Error IncompleteBody when the body holds more or fewer bytes than `size`; whatever the body throws.
  */
-export async function copyBody(body: Body, size: number, out: BufferedWriter): Promise<string> {
+export async function copyBody(
+  body: Body,
+  size: number,
+  out: BufferedWriter,
+  opaque = false,
+): Promise<string> {
   if (!Number.isSafeInteger(size) || size < 0) throw errors.incompleteBody();
-  const md5 = createHash('md5');
+  const md5 = opaque ? undefined : createHash('md5');
   let received = 0;
   for await (const chunk of body) {
     received += chunk.byteLength;
     // Checked before writing, so an oversized body never grows the file past what was announced.
     if (received > size) throw errors.incompleteBody();
-    md5.update(chunk);
+    md5?.update(chunk);
     await out.write(chunk);
   }
   if (received !== size) throw errors.incompleteBody();
-  return md5.digest('hex');
+  return md5 ? md5.digest('hex') : randomBytes(16).toString('hex');
 }
 
 /** Copies `length` bytes of `from` starting at `offset` into `out`, feeding `md5` on the way when given. */

@@ -87,8 +87,9 @@ export class MultipartUploads {
     partNumber: number,
     body: Body,
     size: number,
-    checksum?: PartChecksumInput,
+    options: { checksum?: PartChecksumInput; opaqueEtag?: boolean } = {},
   ): Promise<PartInfo> {
+    const { checksum } = options;
     checkPartNumber(partNumber);
     // Stamped on arrival, before the body streams in: the order requests were sent in, not finished in.
     const stamp = newStamp();
@@ -99,7 +100,7 @@ export class MultipartUploads {
     if ((await stat(folder).catch(() => undefined))?.isFile()) await rm(folder, { force: true });
     try {
       const record = await this.staging.writeObjectFile(join(folder, stamp), dir, async (out) => {
-        const md5 = await copyBody(body, size, out);
+        const md5 = await copyBody(body, size, out, options.opaqueEtag);
         const kept = checksum && {
           algorithm: checksum.algorithm,
           value: checksum.value ?? checksum.computed(),

@@ -100,7 +100,11 @@ export async function storeObject(route: Route, name: ObjectName, given: StoreIn
       encryptBody(hashed, dataKey, 0, input.size, target.mode),
       segmentCiphertextLength(input.size),
       { headers: metadata.headers, user: metadata.user, internal: { ...internal, ...markers } },
-      upfront ? {} : { late: () => ({ [MARKER.sealed]: seal(input.late?.() ?? {}) }) },
+      // The backend's ETag would be the ciphertext's MD5, which nothing needs: clients get the plaintext's.
+      {
+        opaqueEtag: true,
+        ...(!upfront && { late: () => ({ [MARKER.sealed]: seal(input.late?.() ?? {}) }) }),
+      },
     );
     return {
       info,

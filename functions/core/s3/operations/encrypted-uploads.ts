@@ -123,6 +123,7 @@ export async function storePart(
       partNumber,
       encryptBody(hashed, upload.dataKey, partNumber, size, upload.state!.mode),
       segmentCiphertextLength(size),
+      { opaqueEtag: true },
     );
     return { ...part, etag: `"${md5}"` };
   } finally {
