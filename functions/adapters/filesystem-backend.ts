@@ -64,6 +64,8 @@ export interface FilesystemBackendOptions {
 }
 
 const BUCKET_MARKER = '.bucket';
+/** The size of the pieces an object's data is read in (see getObject). */
+const READ_PIECE_BYTES = 256 * 1024;
 
 export class FilesystemBackend implements Backend {
   readonly name: string;
@@ -183,7 +185,14 @@ export class FilesystemBackend implements Backend {
       }
       // The data starts at byte 0 of the file; the stream closes the handle when it ends or is destroyed.
       const start = range?.start ?? 0;
-      const body = file.handle.createReadStream({ start, end: start + length - 1 });
+      // Read in pieces of 256 KiB rather than the default 64 KiB: a quarter of the read calls, and a
+      // decrypting reader then finds most 64 KiB chunks whole in one piece (stored chunks are 16 bytes
+      // longer, so 64 KiB pieces split every one of them). A ranged read takes no more than it asked for.
+      const body = file.handle.createReadStream({
+        start,
+        end: start + length - 1,
+        highWaterMark: Math.min(READ_PIECE_BYTES, length),
+      });
       return { info, body, range };
     } catch (error) {
       await file.handle.close();
