@@ -99,13 +99,14 @@ async function* generate(
     for (let index = firstChunk; index <= lastIndex; index++) {
       const size = chunkPlaintextLength(segmentPlaintextLength, index);
       const opening = new ChunkOpening(segmentKey, { partNumber, index, final: index === total - 1 });
-      let got = 0;
-      while (got < size) {
-        const ciphertext = await reader.readUpTo(size - got);
-        if (ciphertext.byteLength === 0) throw truncated(opening, partNumber, index, got, size);
-        opening.update(ciphertext);
-        got += ciphertext.byteLength;
-      }
+      // The chunk's ciphertext in one call: a view when it lies in one source piece, else gathered once in
+      // the reader's scratch buffer. One decipher call and one plaintext buffer per chunk cost less than a
+      // call and a buffer per piece (stored chunks are 16 bytes longer than 64 KiB, so pieces of a power
+      // of two split nearly every one).
+      const ciphertext = await reader.read(size);
+      let got = ciphertext.byteLength;
+      if (got < size) throw truncated(opening, partNumber, index, got, size);
+      opening.update(ciphertext);
       const tag = await reader.read(TAG_LENGTH);
       got += tag.byteLength;
       if (tag.byteLength < TAG_LENGTH) throw truncated(opening, partNumber, index, got, size);
