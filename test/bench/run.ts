@@ -27,6 +27,7 @@ import { runModeBench, type BenchSource, type ModeResult, type RangeProbe } from
 import { formatModeReport } from './mode-report.js';
 import { timeCopyFile, timeStreamCopy } from './plain-copy.js';
 import { formatReport } from './report.js';
+import { formatTargets } from './targets.js';
 import { writeRandomFile } from './source-file.js';
 import { measure } from './stage.js';
 
@@ -98,7 +99,11 @@ interface Running {
   moto?: MotoServer;
 }
 
-async function bench(root: string, size: number, running: Running): Promise<string> {
+async function bench(
+  root: string,
+  size: number,
+  running: Running,
+): Promise<{ text: string; results: ModeResult[] }> {
   const modes = selectedModes(process.env.BENCH_MODES);
   const rounds = positiveInteger('BENCH_ROUNDS', process.env.BENCH_ROUNDS, DEFAULT_ROUNDS);
   const facts = machineFacts(root);
@@ -167,7 +172,7 @@ async function bench(root: string, size: number, running: Running): Promise<stri
   const results = modes.map((name) => combineRounds(perMode.get(name)!));
   const none = results[0];
 
-  return [
+  const text = [
     formatReport({
       facts,
       sizeBytes: size,
@@ -187,6 +192,7 @@ async function bench(root: string, size: number, running: Running): Promise<stri
       rounds,
     }),
   ].join('\n');
+  return { text, results };
 }
 
 async function main(): Promise<number> {
@@ -222,11 +228,12 @@ async function main(): Promise<number> {
   process.once('SIGTERM', interrupted);
   process.once('exit', exiting);
   try {
-    const report = await bench(root, size, running);
-    process.stdout.write(`${report}\n\n`);
+    const modes = await bench(root, size, running);
+    process.stdout.write(`${modes.text}\n\n`);
     await cleanup();
     progress('ciphertext format throughput');
-    process.stdout.write(`${await runFormatBench()}\n\n`);
+    const format = await runFormatBench();
+    process.stdout.write(`${format.text}\n\n`);
     process.stdout.write(`${await runReencryptBench(progress)}\n\n`);
     progress('listing requests on an S3 backend: starting moto');
     running.moto = await startMoto();
@@ -234,7 +241,11 @@ async function main(): Promise<number> {
     await running.moto.stop();
     running.moto = undefined;
     progress('Lambda edge: bundle size and cold start');
-    process.stdout.write(`${runColdStartBench()}\n`);
+    const coldStart = runColdStartBench();
+    process.stdout.write(`${coldStart.text}\n\n`);
+    process.stdout.write(
+      `${formatTargets({ modes: modes.results, format, coldStartImportMs: coldStart.importMs })}\n`,
+    );
     return 0;
   } catch (error) {
     // Stopping the servers on a signal breaks the transfer in flight: that is not a finding.
