@@ -2,7 +2,8 @@
  * One cold start, in a fresh process: serves the bundled Lambda handler through the function URL
  * emulator, sends one signed ListBuckets and prints, as JSON, how long the bundle's import (the
  * container's init) took and how long the first request took end to end (init included).
- * Usage: node --import tsx test/bench/cold-start-child.ts <bundle.mjs>
+ * Usage: node --import tsx test/bench/cold-start-child.ts <bundle.mjs> (the bench runs it bundled, on plain
+ * Node: see function-url-cold-start.ts)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
