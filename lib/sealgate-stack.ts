@@ -96,11 +96,6 @@ export interface SealgateStackProps extends StackProps {
  * when it runs.
  */
 export class SealgateStack extends Stack {
-  /** The job state machine's task function (set while the stack is built). */
-  private jobTask?: NodejsFunction;
-  /** KMS keys of the stack's own (`kmsKey`) every function may use for envelope encryption. */
-  private readonly envelopeKeys: string[] = [];
-
   constructor(scope: Construct, id: string, props: SealgateStackProps) {
     super(scope, id, props);
     const { deploy } = props;
@@ -116,7 +111,8 @@ export class SealgateStack extends Stack {
     logGroup.grantWrite(role);
 
     const stackKey = this.deploymentKey(props.kmsKey);
-    if (stackKey) this.envelopeKeys.push(stackKey.keyArn);
+    // The stack's own key, which every function may use for envelope encryption.
+    const envelopeKeys = stackKey ? [stackKey.keyArn] : [];
     const configTable = new ConfigTable(this, 'Config', {
       encryptionKey:
         props.configTableKeyArn === undefined
@@ -147,7 +143,7 @@ export class SealgateStack extends Stack {
     });
     acknowledgeRuntime(gateway);
 
-    grantDataAccess(role, deploy, this.envelopeKeys);
+    grantDataAccess(role, deploy, envelopeKeys);
 
     for (const warning of deploy.warnings) {
       Annotations.of(this).addWarningV2(`sealgate:config:${warning.path}`, formatProblem(warning));
@@ -160,7 +156,13 @@ export class SealgateStack extends Stack {
       );
     }
 
-    const jobs = this.jobs(props, configTable, environment, gateway.timeout ?? Duration.minutes(15));
+    const { machine: jobs, task: jobTask } = this.jobs(
+      props,
+      configTable,
+      environment,
+      gateway.timeout ?? Duration.minutes(15),
+      envelopeKeys,
+    );
     gateway.addEnvironment('SEALGATE_JOB_STATE_MACHINE', jobs.stateMachineArn);
     grantJobExecutions(role, jobs);
 
@@ -173,7 +175,7 @@ export class SealgateStack extends Stack {
         writeBound: gateway.timeout ?? Duration.minutes(15),
       });
       configTable.grantGateway(plane.taskRole);
-      grantDataAccess(plane.taskRole, deploy, this.envelopeKeys);
+      grantDataAccess(plane.taskRole, deploy, envelopeKeys);
       grantJobExecutions(plane.taskRole, jobs);
       gateway.addEnvironment('SEALGATE_CONTAINER_ENDPOINT', plane.endpoint);
     }
@@ -181,7 +183,7 @@ export class SealgateStack extends Stack {
     const observability = new Observability(this, 'Observability', {
       gateway,
       gatewayTimeout: gateway.timeout ?? Duration.minutes(15),
-      jobTask: this.jobTask!,
+      jobTask,
       jobs,
       alarmEmail: props.alarmEmail,
     });
@@ -252,7 +254,8 @@ export class SealgateStack extends Stack {
     configTable: ConfigTable,
     gatewayEnvironment: Record<string, string>,
     gatewayTimeout: Duration,
-  ): StateMachine {
+    envelopeKeys: readonly string[],
+  ): { machine: StateMachine; task: NodejsFunction } {
     const logGroup = new LogGroup(this, 'JobTaskLogs', { retention: props.logRetention });
     const role = new Role(this, 'JobTaskRole', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
@@ -261,7 +264,7 @@ export class SealgateStack extends Stack {
     });
     logGroup.grantWrite(role);
     configTable.grantGateway(role);
-    grantDataAccess(role, props.deploy, this.envelopeKeys);
+    grantDataAccess(role, props.deploy, envelopeKeys);
     const task = new NodejsFunction(this, 'JobTask', {
       ...bundledFunction('functions/handlers/job-task.ts'),
       memorySize: props.memorySize ?? 1024,
@@ -280,7 +283,6 @@ export class SealgateStack extends Stack {
       },
       description: 'Sealgate job tasks (re-encrypt and migrate pages), run by the job state machine',
     });
-    this.jobTask = task;
     acknowledgeRuntime(task);
     const stateMachineName = `${this.stackName}-jobs`;
     const machineLogs = new LogGroup(this, 'JobStateMachineLogs', { retention: props.logRetention });
@@ -323,7 +325,7 @@ export class SealgateStack extends Stack {
       value: machine.stateMachineArn,
       description: 'The job state machine: each re-encrypt or migrate job is one of its executions',
     });
-    return machine;
+    return { machine, task };
   }
 }
 

@@ -28,7 +28,7 @@ import { startLocalServer, type LocalServer } from '../../functions/handlers/loc
 import { admin } from '../support/admin.js';
 import { countingProxy } from '../support/counting-proxy.js';
 import { defaultTarget, startTestGateway, type BackendKind, type TestGateway } from '../support/gateway.js';
-import { useMoto } from '../support/moto.js';
+import { MOTO_CLIENT, useMoto } from '../support/moto.js';
 import { patternBytes } from '../support/s3-expect.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
@@ -194,12 +194,7 @@ describe.each(['filesystem', 's3'] as BackendKind[])('listing records (%s)', (ba
     const name = bucket('pre');
     if (backend === 's3') {
       // Made on the backend behind the gateway's back, with an object in it.
-      const raw = new S3Client({
-        endpoint: moto.endpoint,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-      });
+      const raw = new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, ...MOTO_CLIENT });
       await raw.send(new CreateBucketCommand({ Bucket: name }));
       await raw.send(new PutObjectCommand({ Bucket: name, Key: 'before', Body: 'x' }));
       raw.destroy();
@@ -243,7 +238,6 @@ describe('listing records across instances sharing a DynamoDB store', () => {
   let a: LocalServer;
   let b: LocalServer;
   const clients: S3Client[] = [];
-  const AWS = { region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
   const ADMIN = { accessKeyId: 'SGLISTINGADMIN', secretAccessKey: 'listing-records-admin-secret-01' };
 
   function client(server: LocalServer): S3Client {
@@ -261,11 +255,11 @@ describe('listing records across instances sharing a DynamoDB store', () => {
   beforeAll(async () => {
     dir = await makeTempDir();
     const tableName = `sealgate-listing-${randomBytes(3).toString('hex')}`;
-    const dynamo = new DynamoDBClient({ endpoint: moto.endpoint, ...AWS });
+    const dynamo = new DynamoDBClient({ endpoint: moto.endpoint, ...MOTO_CLIENT });
     await createConfigTable(dynamo, tableName);
     dynamo.destroy();
     // Secrets live outside the table, as the DynamoDB store requires: here in SSM.
-    const ssm = new SSMClient({ endpoint: moto.endpoint, ...AWS });
+    const ssm = new SSMClient({ endpoint: moto.endpoint, ...MOTO_CLIENT });
     for (const [name, value] of [
       [`/${tableName}/key`, '7c'.repeat(32)],
       [`/${tableName}/admin`, ADMIN.secretAccessKey],
@@ -297,7 +291,7 @@ describe('listing records across instances sharing a DynamoDB store', () => {
         dataDir: join(dir.path, `instance-${randomBytes(3).toString('hex')}`),
         configTable: tableName,
         configFile,
-        aws: { endpoint: moto.endpoint, ...AWS },
+        aws: { endpoint: moto.endpoint, ...MOTO_CLIENT },
         reloadIntervalMs,
         env: {},
         logger: jsonLogger('silent'),

@@ -243,7 +243,7 @@ export async function readObject(
     });
   }
   const plaintextBytes = range ? range.end - range.start + 1 : opened.view.size;
-  const counted = () => recordCipherBytes('decrypt', String(opened.encryption), plaintextBytes);
+  const counted = () => recordCipherBytes('decrypt', opened.encryption, plaintextBytes);
   return { info: opened.view, body: await primed(mapFormatErrors(body, counted)), range };
 }
 
