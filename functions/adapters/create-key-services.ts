@@ -1,4 +1,6 @@
+import { DEFAULT_KMS_CACHE_ENTRIES, DEFAULT_KMS_CACHE_SECONDS } from '../core/config/encryption-config.js';
 import type { BackendConfig } from '../core/config/schema.js';
+import { CachingKeyService } from '../core/encryption/data-key-cache.js';
 import type { KeyService } from '../core/encryption/kms.js';
 import { KmsKeyService } from './kms-key-service.js';
 
@@ -23,17 +25,23 @@ function kmsCredentials(config: BackendConfig): { accessKeyId: string; secretAcc
 /**
  * One KMS key service per backend, keyed by backend name (created once per process, no network call until
  * used). Every backend gets one, not only those in aws-kms-envelope mode now: objects written under that mode
- * keep needing KMS to be read after the mode changes.
+ * keep needing KMS to be read after the mode changes. Each has its own data-key cache unless the backend's
+ * `kms_cache_seconds` is 0; a new config makes new services, and so new, empty caches.
  */
 export function createKeyServices(configs: BackendConfig[]): Map<string, KeyService> {
   const services = new Map<string, KeyService>();
   for (const config of configs) {
     // The schema always fills `kms`; the fallback repeats its default for hand-built configs.
-    const kms = config.encryption.kms ?? { region: config.type === 's3' ? config.region : 'us-east-1' };
-    services.set(
-      config.name,
-      new KmsKeyService({ endpoint: kms.endpoint, region: kms.region, credentials: kmsCredentials(config) }),
-    );
+    const kms = config.encryption.kms ?? {
+      region: config.type === 's3' ? config.region : 'us-east-1',
+      dataKeyCache: { maxAgeMs: DEFAULT_KMS_CACHE_SECONDS * 1000, maxEntries: DEFAULT_KMS_CACHE_ENTRIES },
+    };
+    const service = new KmsKeyService({
+      endpoint: kms.endpoint,
+      region: kms.region,
+      credentials: kmsCredentials(config),
+    });
+    services.set(config.name, kms.dataKeyCache ? new CachingKeyService(service, kms.dataKeyCache) : service);
   }
   return services;
 }

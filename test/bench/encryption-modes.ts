@@ -15,8 +15,10 @@ export const BASELINE_MODE: ModeName = 'none';
 
 export interface BenchMode {
   name: ModeName;
+  /** How reports name a variant of a mode (`aws-kms-envelope, no cache`); the name when absent. */
+  label?: string;
   /** The filesystem backend's `encryption:` block, as the config file holds it. */
-  encryption: Record<string, string>;
+  encryption: Record<string, string | number>;
   /** Environment the server process needs for this mode. */
   env: Record<string, string>;
   /** Headers every PutObject and GetObject signs and sends. */

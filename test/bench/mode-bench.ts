@@ -4,13 +4,11 @@
  * after each, single-byte ranged GETs at the start, middle and end of the object, and a look at the stored
  * file to confirm the bytes at rest are (or, for `none`, are not) the format's ciphertext.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { Agent } from 'node:http';
-import { join } from 'node:path';
 import { objectPath } from '../../functions/adapters/filesystem/key-paths.js';
 import type { BenchMode } from './encryption-modes.js';
-import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import type { GatewayProcess } from './gateway-process.js';
+import { startModeServer } from './mode-server.js';
 import { readMemoryStatus } from './proc-stats.js';
 import type { StageResult } from './report.js';
 import { createBucket, getByte, getObjectHashed, putObjectFromFile } from './s3-client.js';
@@ -81,31 +79,11 @@ async function head(path: string, length: number): Promise<Buffer> {
 /** Runs one mode on its own server and removes its data afterwards. */
 export async function runModeBench(mode: BenchMode, options: ModeBenchOptions): Promise<ModeResult> {
   const { source, progress } = options;
-  const dir = join(options.workDir, mode.name);
-  const dataDir = join(dir, 'data');
-  mkdirSync(dataDir, { recursive: true });
-  // JSON is YAML: the config loader reads it as it is.
-  const configFile = join(dir, 'sealgate.yaml');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      backends: [{ name: 'local', type: 'filesystem', path: dataDir, encryption: mode.encryption }],
-    }),
-    { mode: 0o600 },
-  );
   progress(`[${mode.name}] starting sealgate serve`);
-  const gateway = await startGatewayProcess({
-    repoRoot: options.repoRoot,
-    dataDir,
-    configFile,
-    env: mode.env,
-    credentials: options.credentials,
-  });
-  options.track(gateway);
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const server = await startModeServer(mode, options);
+  const { gateway, dataDir, target } = server;
   try {
     const rssAfterStartBytes = readMemoryStatus(gateway.pid).rssBytes;
-    const target = { endpoint: gateway.endpoint, credentials: options.credentials, agent };
     await createBucket(target, BUCKET);
 
     progress(`[${mode.name}] PutObject ${OBJECT_PATH}`);
@@ -163,9 +141,6 @@ export async function runModeBench(mode: BenchMode, options: ModeBenchOptions): 
     if (log) progress(`[${mode.name}] server log (last lines):\n${log}`);
     throw error;
   } finally {
-    agent.destroy();
-    await gateway.stop();
-    options.track(undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await server.close();
   }
 }

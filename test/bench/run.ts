@@ -14,11 +14,19 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { countingProxy } from '../support/counting-proxy.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 import { runFormatBench } from './crypto-format.js';
 import { benchMode, selectedModes, type KmsSetup, type ModeName } from './encryption-modes.js';
 import { runColdStartBench } from './function-url-cold-start.js';
 import { runListingRequestsBench } from './listing-requests.js';
+import {
+  CONCURRENT_OBJECT_BYTES,
+  formatConcurrencyReport,
+  formatSmallObjectsReport,
+  runConcurrencyBench,
+  runSmallObjectsBench,
+} from './load-shapes.js';
 import { runReencryptBench } from './reencrypt.js';
 import type { GatewayProcess } from './gateway-process.js';
 import { createKmsKey } from './kms-key.js';
@@ -99,11 +107,7 @@ interface Running {
   moto?: MotoServer;
 }
 
-async function bench(
-  root: string,
-  size: number,
-  running: Running,
-): Promise<{ text: string; results: ModeResult[] }> {
+async function bench(root: string, size: number, running: Running): Promise<{ results: ModeResult[] }> {
   const modes = selectedModes(process.env.BENCH_MODES);
   const rounds = positiveInteger('BENCH_ROUNDS', process.env.BENCH_ROUNDS, DEFAULT_ROUNDS);
   const facts = machineFacts(root);
@@ -167,8 +171,6 @@ async function bench(
       perMode.get(mode.name)!.push(result);
     }
   }
-  await running.moto?.stop();
-  running.moto = undefined;
   const results = modes.map((name) => combineRounds(perMode.get(name)!));
   const none = results[0];
 
@@ -192,7 +194,49 @@ async function bench(
       rounds,
     }),
   ].join('\n');
-  return { text, results };
+  process.stdout.write(`${text}\n\n`);
+
+  const shapes = {
+    repoRoot: REPO_ROOT,
+    workDir: root,
+    credentials,
+    rounds,
+    progress,
+    track: (gateway: GatewayProcess | undefined) => (running.gateway = gateway),
+  };
+  const concurrentPath = join(root, 'concurrent.bin');
+  const concurrent: BenchSource = {
+    path: concurrentPath,
+    size: CONCURRENT_OBJECT_BYTES,
+    sha256: await writeRandomFile(concurrentPath, CONCURRENT_OBJECT_BYTES),
+  };
+  const concurrency = await runConcurrencyBench(setups, concurrent, shapes);
+  rmSync(concurrentPath);
+  process.stdout.write(`${formatConcurrencyReport(concurrency, rounds)}\n\n`);
+
+  // The small objects' envelope modes reach KMS through a counting proxy, with and without the cache.
+  const kmsProxy = kms ? await countingProxy(kms.endpoint) : undefined;
+  try {
+    const small = setups.flatMap((mode) => {
+      if (mode.name !== 'aws-kms-envelope' || !kms || !kmsProxy) return [mode];
+      const counted = benchMode(mode.name, { ...kms, endpoint: kmsProxy.endpoint });
+      return [
+        counted,
+        {
+          ...counted,
+          label: 'aws-kms-envelope, no cache',
+          encryption: { ...counted.encryption, kms_cache_seconds: 0 },
+        },
+      ];
+    });
+    const smallResults = await runSmallObjectsBench(small, { ...shapes, kmsProxy });
+    process.stdout.write(`${formatSmallObjectsReport(smallResults, rounds)}\n\n`);
+  } finally {
+    await kmsProxy?.close();
+  }
+  await running.moto?.stop();
+  running.moto = undefined;
+  return { results };
 }
 
 async function main(): Promise<number> {
@@ -229,7 +273,6 @@ async function main(): Promise<number> {
   process.once('exit', exiting);
   try {
     const modes = await bench(root, size, running);
-    process.stdout.write(`${modes.text}\n\n`);
     await cleanup();
     progress('ciphertext format throughput');
     const format = await runFormatBench();

@@ -190,6 +190,26 @@ export async function putObjectFromFile(
   };
 }
 
+/** PutObject of a body held in memory (small objects), with an unsigned payload. */
+export async function putObjectBody(
+  target: S3Target,
+  path: string,
+  body: Buffer,
+  signed: SignedHeaders = {},
+): Promise<void> {
+  const { req, response } = startRequest(
+    target,
+    'PUT',
+    path,
+    { 'content-length': String(body.length) },
+    signed,
+  );
+  req.end(body);
+  const res = await response;
+  await expectStatus(res, `PutObject ${path}`);
+  res.resume();
+}
+
 /** GetObject, streaming the body through sha256 without keeping it; fails on a short or broken body. */
 export async function getObjectHashed(
   target: S3Target,

@@ -22,11 +22,25 @@ export interface ProxyKey {
   key: Buffer;
 }
 
-/** Where the gateway reaches KMS (aws-kms-envelope). Both default to AWS's regional endpoint. */
+/**
+ * Where the gateway reaches KMS (aws-kms-envelope), and how long it keeps the data keys KMS opened. Endpoint
+ * and region default to AWS's regional endpoint.
+ */
 export interface KmsEndpointConfig {
   endpoint?: string;
   region: string;
+  /**
+   * `kms_cache_seconds` / `kms_cache_entries` (core/encryption/data-key-cache.ts); absent with
+   * `kms_cache_seconds: 0`, when every read is a KMS Decrypt.
+   */
+  dataKeyCache?: { maxAgeMs: number; maxEntries: number };
 }
+
+/** How long an opened envelope data key serves reads again, and how many are kept, unless configured. */
+export const DEFAULT_KMS_CACHE_SECONDS = 60;
+export const DEFAULT_KMS_CACHE_ENTRIES = 1000;
+const MAX_KMS_CACHE_SECONDS = 3600;
+const MAX_KMS_CACHE_ENTRIES = 1_000_000;
 
 export interface EncryptionConfig {
   mode: EncryptionMode;
@@ -71,6 +85,8 @@ const ENCRYPTION_FIELDS = [
   'bucket_key_enabled',
   'kms_endpoint',
   'kms_region',
+  'kms_cache_seconds',
+  'kms_cache_entries',
   'on_request',
 ];
 
@@ -212,6 +228,8 @@ export function parseEncryption(
     'legacy_key_id',
     'kms_endpoint',
     'kms_region',
+    'kms_cache_seconds',
+    'kms_cache_entries',
     'on_request',
     LEGACY_KMS_KEY_IDS,
     ...MODE_FIELDS[mode],
@@ -280,10 +298,14 @@ export function parseEncryption(
     if (region !== undefined && !/^[a-z0-9-]+$/.test(region)) {
       f.error('kms_region', 'must be an AWS region name, like eu-west-1');
     }
+    const seconds = f.wholeNumber('kms_cache_seconds', DEFAULT_KMS_CACHE_SECONDS, 0, MAX_KMS_CACHE_SECONDS);
+    const entries = f.wholeNumber('kms_cache_entries', DEFAULT_KMS_CACHE_ENTRIES, 1, MAX_KMS_CACHE_ENTRIES);
     const envelope = mode === 'aws-kms-envelope' || onRequest.awsKms === 'aws-kms-envelope';
-    if (envelope || endpoint !== undefined || region !== undefined) {
+    const cacheSet = f.has('kms_cache_seconds') || f.has('kms_cache_entries');
+    if (envelope || endpoint !== undefined || region !== undefined || cacheSet) {
       config.kms = { region: region ?? backend.region ?? 'us-east-1' };
       if (endpoint !== undefined) config.kms.endpoint = endpoint;
+      if (seconds > 0) config.kms.dataKeyCache = { maxAgeMs: seconds * 1000, maxEntries: entries };
     }
   }
   return config;

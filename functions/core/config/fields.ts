@@ -98,6 +98,20 @@ export class Fields {
     return value;
   }
 
+  /**
+   * A whole number from `min` to `max`; `fallback` when it is missing, and also (recorded) when it is not
+   * one in that span.
+   */
+  wholeNumber(name: string, fallback: number, min: number, max: number): number {
+    const value = this.node[name];
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.error(name, `must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
   /** A list, `[]` when missing; `undefined` (recorded) when it is not a list. */
   list(name: string): unknown[] | undefined {
     const value = this.node[name];
