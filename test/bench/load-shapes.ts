@@ -9,6 +9,7 @@
  *   default) and without it (`kms_cache_seconds: 0`).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { countingProxy } from '../support/counting-proxy.js';
 import type { BenchMode } from './encryption-modes.js';
@@ -205,6 +206,12 @@ const mibps = (stage: { bytes: number; seconds: number }) => stage.bytes / MIB /
 const cpu = (stage: StageResult) =>
   stage.serverCpuSeconds === undefined ? '-' : stage.serverCpuSeconds.toFixed(2);
 
+/** Cores' worth of CPU all processes used over the stage. */
+const coresBusy = (stage: StageResult) =>
+  ((stage.clientCpuSeconds + (stage.serverCpuSeconds ?? 0) + stage.otherCpuSeconds) / stage.seconds).toFixed(
+    2,
+  );
+
 function baselineOf<T extends { mode: BenchMode }>(results: T[]): T | undefined {
   return results.find((result) => result.mode.name === BASELINE_MODE && result.mode.label === undefined);
 }
@@ -219,6 +226,7 @@ export function formatConcurrencyReport(results: ConcurrencyResult[], rounds: nu
     mibps(r.get).toFixed(1),
     times(mibps(r.get), none && mibps(none.get)),
     `${cpu(r.put)} / ${cpu(r.get)}`,
+    `${coresBusy(r.put)} / ${coresBusy(r.get)}`,
     none && r !== none
       ? `${(r.peakRssBytes / MIB).toFixed(1)} (${r.peakRssBytes >= none.peakRssBytes ? '+' : ''}${((r.peakRssBytes - none.peakRssBytes) / MIB).toFixed(1)})`
       : (r.peakRssBytes / MIB).toFixed(1),
@@ -235,10 +243,15 @@ export function formatConcurrencyReport(results: ConcurrencyResult[], rounds: nu
         'GET MiB/s',
         '× none',
         'server CPU s PUT / GET',
+        'cores busy PUT / GET',
         'peak RSS MiB (vs none)',
       ],
       rows,
     ),
+    '',
+    'notes: "cores busy" is the CPU every process on the machine used (server, client, the rest) over',
+    `       the stage's wall time, of ${cpus().length} cores: near ${cpus().length}, no core is left idle for a worker thread`,
+    '       of the server to use.',
   ].join('\n');
 }
 
