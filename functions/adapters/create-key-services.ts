@@ -1,4 +1,3 @@
-import { DEFAULT_KMS_CACHE_ENTRIES, DEFAULT_KMS_CACHE_SECONDS } from '../core/config/encryption-config.js';
 import type { BackendConfig } from '../core/config/schema.js';
 import { CachingKeyService } from '../core/encryption/data-key-cache.js';
 import type { KeyService } from '../core/encryption/kms.js';
@@ -25,17 +24,14 @@ function kmsCredentials(config: BackendConfig): { accessKeyId: string; secretAcc
 /**
  * One KMS key service per backend, keyed by backend name (created once per process, no network call until
  * used). Every backend gets one, not only those in aws-kms-envelope mode now: objects written under that mode
- * keep needing KMS to be read after the mode changes. Each has its own data-key cache unless the backend's
- * `kms_cache_seconds` is 0; a new config makes new services, and so new, empty caches.
+ * keep needing KMS to be read after the mode changes. With `kms_cache_seconds` set, each has its own data-key
+ * cache; a new config makes new services, and so new, empty caches.
  */
 export function createKeyServices(configs: BackendConfig[]): Map<string, KeyService> {
   const services = new Map<string, KeyService>();
   for (const config of configs) {
     // The schema always fills `kms`; the fallback repeats its default for hand-built configs.
-    const kms = config.encryption.kms ?? {
-      region: config.type === 's3' ? config.region : 'us-east-1',
-      dataKeyCache: { maxAgeMs: DEFAULT_KMS_CACHE_SECONDS * 1000, maxEntries: DEFAULT_KMS_CACHE_ENTRIES },
-    };
+    const kms = config.encryption.kms ?? { region: config.type === 's3' ? config.region : 'us-east-1' };
     const service = new KmsKeyService({
       endpoint: kms.endpoint,
       region: kms.region,

@@ -1,8 +1,8 @@
 /**
  * The aws-kms-envelope data-key cache (functions/core/encryption/data-key-cache.ts) in front of the real KMS
  * key service on moto's KMS, with a counting proxy between them: what reaches KMS is what the proxy saw.
- * Then through the gateway: an envelope object read again costs no Decrypt with the cache, one per read
- * without it.
+ * Then through the gateway: an envelope object read again costs one Decrypt per read by default, none
+ * with the cache turned on.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -154,8 +154,10 @@ describe('kms_cache_seconds and kms_cache_entries in the config', () => {
       ],
     });
 
-  it('defaults to 60 seconds and 1000 entries, and 0 seconds turns it off', () => {
-    expect(envelope({}).backends[0].encryption.kms?.dataKeyCache).toEqual({
+  it('is off unless kms_cache_seconds is set above 0, and then holds 1000 entries unless told', () => {
+    expect(envelope({}).backends[0].encryption.kms).toBeDefined();
+    expect(envelope({}).backends[0].encryption.kms?.dataKeyCache).toBeUndefined();
+    expect(envelope({ kms_cache_seconds: 60 }).backends[0].encryption.kms?.dataKeyCache).toEqual({
       maxAgeMs: 60_000,
       maxEntries: 1000,
     });
@@ -223,11 +225,14 @@ describe('envelope reads through the gateway, with and without the cache', () =>
     return kmsOperations(proxy);
   }
 
-  it('reads an object written by this process without a KMS call (default cache)', async () => {
-    expect(await putThenRead('', 3)).toEqual([]);
+  it('reads an object written by this process without a KMS call with kms_cache_seconds: 60', async () => {
+    expect(await putThenRead('      kms_cache_seconds: 60\n', 3)).toEqual([]);
   });
 
-  it('makes one Decrypt per read with kms_cache_seconds: 0', async () => {
-    expect(await putThenRead('      kms_cache_seconds: 0\n', 3)).toEqual(['Decrypt', 'Decrypt', 'Decrypt']);
+  it('makes one Decrypt per read by default, and with kms_cache_seconds: 0', async () => {
+    expect(await putThenRead('', 3)).toEqual(['Decrypt', 'Decrypt', 'Decrypt']);
+    await gateway?.close();
+    gateway = undefined;
+    expect(await putThenRead('      kms_cache_seconds: 0\n', 2)).toEqual(['Decrypt', 'Decrypt']);
   });
 });

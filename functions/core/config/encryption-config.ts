@@ -30,15 +30,16 @@ export interface KmsEndpointConfig {
   endpoint?: string;
   region: string;
   /**
-   * `kms_cache_seconds` / `kms_cache_entries` (core/encryption/data-key-cache.ts); absent with
-   * `kms_cache_seconds: 0`, when every read is a KMS Decrypt.
+   * `kms_cache_seconds` / `kms_cache_entries` (core/encryption/data-key-cache.ts): absent unless
+   * `kms_cache_seconds` is set above 0, so that by default every read is a KMS Decrypt (CloudTrail audits
+   * each read, docs/CONFIG-ENCRYPTION.md).
    */
   dataKeyCache?: { maxAgeMs: number; maxEntries: number };
 }
 
-/** How long an opened envelope data key serves reads again, and how many are kept, unless configured. */
-export const DEFAULT_KMS_CACHE_SECONDS = 60;
-export const DEFAULT_KMS_CACHE_ENTRIES = 1000;
+/** Envelope data keys are not cached unless `kms_cache_seconds` says so; then at most this many. */
+const DEFAULT_KMS_CACHE_SECONDS = 0;
+const DEFAULT_KMS_CACHE_ENTRIES = 1000;
 const MAX_KMS_CACHE_SECONDS = 3600;
 const MAX_KMS_CACHE_ENTRIES = 1_000_000;
 

@@ -158,8 +158,8 @@ export class BackendKeys {
   /**
    * Opens the data key of a gateway-encrypted object from its markers. A proxy object needs its key id to
    * be this backend's current or legacy one (a clear error otherwise); an SSE-C object needs the customer's
-   * key (403 when it is the wrong one); an envelope object is opened by KMS (a Decrypt, unless the key
-   * service's data-key cache holds it: data-key-cache.ts).
+   * key (403 when it is the wrong one); an envelope object is opened by KMS (a Decrypt, unless the backend
+   * turned on the key service's data-key cache: data-key-cache.ts).
    */
   async open(
     mode: GatewayEncryption,

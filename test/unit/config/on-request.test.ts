@@ -33,7 +33,7 @@ describe('encryption.on_request', () => {
     expect(e.mode).toBe('none');
     expect(e.current?.id).toBe('managed-1');
     expect(e.kmsKeyId).toBe(ARN);
-    expect(e.kms).toEqual({ region: 'us-east-1', dataKeyCache: { maxAgeMs: 60_000, maxEntries: 1000 } });
+    expect(e.kms).toEqual({ region: 'us-east-1' });
     expect(requestableEncryption(e)).toEqual({
       aes256: 'aes256-gcm-proxy',
       awsKms: 'aws-kms-envelope',

@@ -6,9 +6,6 @@ import { interpolate, interpolateTree } from '../../../functions/core/config/int
 import { parseConfig } from '../../../functions/core/config/schema.js';
 import { thrown } from '../../support/thrown.js';
 
-/** The data-key cache every KMS block gets unless kms_cache_seconds says otherwise. */
-const DEFAULT_CACHE = { maxAgeMs: 60_000, maxEntries: 1000 };
-
 const minimal = { backends: [{ name: 'local', type: 'filesystem', path: './data' }] };
 
 function configError(fn: () => unknown): ConfigError {
@@ -202,7 +199,7 @@ describe('parseConfig: encryption', () => {
       ).toEqual({
         mode: 'aws-kms-envelope',
         kmsKeyId: arn,
-        kms: { region: 'eu-west-1', dataKeyCache: DEFAULT_CACHE },
+        kms: { region: 'eu-west-1' },
       });
     });
 
@@ -221,14 +218,13 @@ describe('parseConfig: encryption', () => {
       expect(encryption.kms).toEqual({
         endpoint: 'http://127.0.0.1:4566',
         region: 'ap-southeast-2',
-        dataKeyCache: DEFAULT_CACHE,
       });
     });
 
     it('aws-kms-envelope defaulting the KMS region to us-east-1 on a filesystem backend and on an S3 backend without a region', () => {
       const kms = { mode: 'aws-kms-envelope', kms_key_id: 'alias/sealgate' };
-      expect(encryptionOf(filesystem(kms)).kms).toEqual({ region: 'us-east-1', dataKeyCache: DEFAULT_CACHE });
-      expect(encryptionOf(s3(kms)).kms).toEqual({ region: 'us-east-1', dataKeyCache: DEFAULT_CACHE });
+      expect(encryptionOf(filesystem(kms)).kms).toEqual({ region: 'us-east-1' });
+      expect(encryptionOf(s3(kms)).kms).toEqual({ region: 'us-east-1' });
     });
 
     it('sse-kms with a key and S3 Bucket Keys', () => {
@@ -256,12 +252,12 @@ describe('parseConfig: encryption', () => {
       expect(
         encryptionOf(s3({ mode: 'sse-kms', kms_endpoint: 'http://127.0.0.1:4566' }, { region: 'eu-west-1' }))
           .kms,
-      ).toEqual({ endpoint: 'http://127.0.0.1:4566', region: 'eu-west-1', dataKeyCache: DEFAULT_CACHE });
+      ).toEqual({ endpoint: 'http://127.0.0.1:4566', region: 'eu-west-1' });
       expect(
         encryptionOf(
           filesystem({ mode: 'aes256-gcm-proxy', key: KEY_A, key_id: 'k1', kms_region: 'eu-west-1' }),
         ).kms,
-      ).toEqual({ region: 'eu-west-1', dataKeyCache: DEFAULT_CACHE });
+      ).toEqual({ region: 'eu-west-1' });
     });
 
     it('sse-s3 on an S3 backend', () => {
