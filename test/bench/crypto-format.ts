@@ -58,16 +58,27 @@ interface Timing {
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
 /**
- * A full garbage collection before each timed run, so no run pays for the garbage of the one before. The
+ * A full garbage collection before each timed run, so no run pays for the garbage of the one before, and a
+ * pause after it, so V8's background sweeping of that garbage is not counted in the run's CPU either. The
  * flag is set at run time because `npm run bench` starts node without --expose-gc.
  */
-function collectGarbage(): void {
+async function collectGarbage(): Promise<void> {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
+  await new Promise((resolve) => setTimeout(resolve, GC_SETTLE_MS));
+}
+
+const GC_SETTLE_MS = 250;
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 async function timed<T>(run: () => Promise<T> | T): Promise<Timing & { result: T }> {
-  collectGarbage();
+  await collectGarbage();
   const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   const result = await run();
@@ -268,11 +279,14 @@ export async function runFormatBench(mib = benchMib(process.env.FORMAT_BENCH_MIB
     contender,
     encrypt: { wall: Infinity, cpu: Infinity },
     decrypt: { wall: Infinity, cpu: Infinity },
+    /** Each round's CPU seconds, for ratios paired by round. */
+    rounds: [] as { encrypt: number; decrypt: number }[],
   }));
   for (let round = 1; round <= ROUNDS; round++) {
     progress(`round ${round} of ${ROUNDS}`);
     for (const entry of measured) {
-      entry.encrypt = fastest(entry.encrypt, await timed(() => entry.contender.encrypt()));
+      const encrypted = await timed(() => entry.contender.encrypt());
+      entry.encrypt = fastest(entry.encrypt, encrypted);
       entry.contender.store?.();
       const decrypted = await timed(() => decryptCounted(entry.contender));
       if (decrypted.result !== plaintext.byteLength) {
@@ -281,29 +295,35 @@ export async function runFormatBench(mib = benchMib(process.env.FORMAT_BENCH_MIB
         );
       }
       entry.decrypt = fastest(entry.decrypt, decrypted);
+      entry.rounds.push({ encrypt: encrypted.cpu, decrypt: decrypted.cpu });
       await assertDecrypts(entry.contender, plaintext);
     }
   }
 
   const bytes = plaintext.byteLength;
+  type Entry = (typeof measured)[0];
   const [raw, format, formatFilePieces, sdkSigned, sdkUnsigned] = measured as [
-    (typeof measured)[0],
-    (typeof measured)[0],
-    (typeof measured)[0],
-    (typeof measured)[0],
-    (typeof measured)[0],
+    Entry,
+    Entry,
+    Entry,
+    Entry,
+    Entry,
   ];
   const rate = (seconds: number) => (bytes / seconds / 1e6).toFixed(0);
-  // How many times the throughput of `than` this one has, by CPU time: above 1 is faster.
-  const times = (of: Timing, than: Timing) => (than.cpu / of.cpu).toFixed(2);
+  // How many times the throughput of `than` this one has, by CPU time, as the median of the rounds' ratios:
+  // each round runs the contenders back to back, so a round slowed by other load slows both sides of its
+  // ratio, which best-of figures taken from different rounds would not cancel.
+  const paired = (of: Entry, than: Entry, op: 'encrypt' | 'decrypt') =>
+    median(of.rounds.map((round, i) => than.rounds[i][op] / round[op]));
+  const times = (of: Entry, than: Entry, op: 'encrypt' | 'decrypt') => paired(of, than, op).toFixed(2);
   const table = formatTable(
     ['implementation', 'enc MB/s', 'dec MB/s', 'enc ×raw', 'dec ×raw', 'enc wall', 'dec wall', 'overhead B'],
     measured.map((entry) => [
       entry.contender.name,
       rate(entry.encrypt.cpu),
       rate(entry.decrypt.cpu),
-      times(entry.encrypt, raw.encrypt),
-      times(entry.decrypt, raw.decrypt),
+      times(entry, raw, 'encrypt'),
+      times(entry, raw, 'decrypt'),
       rate(entry.encrypt.wall),
       rate(entry.decrypt.wall),
       String(entry.contender.overheadBytes()),
@@ -311,28 +331,29 @@ export async function runFormatBench(mib = benchMib(process.env.FORMAT_BENCH_MIB
   );
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   const text = [
-    `Ciphertext format: ${mib} MiB of plaintext, 64 KiB chunks/frames, one core, best of ${ROUNDS} rounds`,
+    `Ciphertext format: ${mib} MiB of plaintext, 64 KiB chunks/frames, one core, ${ROUNDS} rounds`,
     table,
     'MB/s: 10^6 plaintext bytes per CPU-second of this process (user+system, so V8 GC threads count ' +
-      'against it); wall: per wall-clock second.',
+      'against it), best round; wall: per wall-clock second, best round; ×raw: the median over the rounds ' +
+      "of each round's ratio to raw GCM's CPU time (the contenders run back to back in every round).",
     '(1) ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY_ECDSA_P384, the SDK default: key commitment ' +
       'and an ECDSA P-384 signature over the message.',
     '(2) ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY: key commitment, no signature. Both: ' +
       'RawAesKeyringNode (AES256_GCM_IV12_TAG16_NO_PADDING), frameLength 65536, buffered encrypt/decrypt.',
     "(3) The same format, its ciphertext read back in 256 KiB pieces (the filesystem backend's reads) instead " +
       "of 64 KiB ones (an S3 response's), so fewer chunks span two pieces and need gathering.",
-    `The format: ${times(format.encrypt, raw.encrypt)}× / ${times(format.decrypt, raw.decrypt)}× ` +
-      `(encrypt / decrypt) raw GCM, ${times(format.encrypt, sdkSigned.encrypt)}× / ` +
-      `${times(format.decrypt, sdkSigned.decrypt)}× the SDK default suite, ` +
-      `${times(format.encrypt, sdkUnsigned.encrypt)}× / ${times(format.decrypt, sdkUnsigned.decrypt)}× ` +
+    `The format: ${times(format, raw, 'encrypt')}× / ${times(format, raw, 'decrypt')}× ` +
+      `(encrypt / decrypt) raw GCM, ${times(format, sdkSigned, 'encrypt')}× / ` +
+      `${times(format, sdkSigned, 'decrypt')}× the SDK default suite, ` +
+      `${times(format, sdkUnsigned, 'encrypt')}× / ${times(format, sdkUnsigned, 'decrypt')}× ` +
       'its unsigned suite.',
     `Machine: ${cpu}, ${cpus().length} cores, Node ${process.version}, 1-minute load ${load.toFixed(2)} at start.`,
   ].join('\n');
   return {
     text,
-    encryptVsRaw: raw.encrypt.cpu / format.encrypt.cpu,
-    decryptVsRaw: raw.decrypt.cpu / format.decrypt.cpu,
-    decryptFilePiecesVsRaw: raw.decrypt.cpu / formatFilePieces.decrypt.cpu,
+    encryptVsRaw: paired(format, raw, 'encrypt'),
+    decryptVsRaw: paired(format, raw, 'decrypt'),
+    decryptFilePiecesVsRaw: paired(formatFilePieces, raw, 'decrypt'),
     rawEncryptCpuSecondsPerGiB: (raw.encrypt.cpu / bytes) * 2 ** 30,
   };
 }
