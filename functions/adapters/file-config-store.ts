@@ -26,6 +26,7 @@ import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 
 import { ConfigError } from '../core/config/config-error.js';
+import { readConfigYaml } from '../core/config/config-text.js';
 import {
   BucketSettingsConflictError,
   ConfigConflictError,
@@ -364,9 +365,10 @@ export class FileConfigStore implements ConfigStore, JobStore {
   private parse(text: string): ConfigDocument | ConfigError {
     let tree: unknown;
     try {
-      tree = YAML.parse(text);
+      tree = readConfigYaml(text, this.file);
     } catch (error) {
-      return new ConfigError(this.file, error instanceof Error ? error.message : String(error));
+      if (error instanceof ConfigError) return error;
+      throw error;
     }
     if (tree === null || typeof tree !== 'object' || Array.isArray(tree)) {
       return new ConfigError(this.file, 'the file must hold a YAML mapping (`key: value` lines) at its top');

@@ -1,6 +1,8 @@
 /** Reading a config file for the `config` commands: its text as written, and the YAML document in it. */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { ConfigError } from '../core/config/config-error.js';
+import { readConfigYaml } from '../core/config/config-text.js';
 import type { ConfigDocument } from '../core/control/config-store.js';
 import { CliError, EXIT_FAILURE } from './output.js';
 
@@ -31,7 +33,13 @@ export function readConfigFile(path: string): ConfigFile {
       more.map((line) => `YAML syntax error: ${line}`),
     );
   }
-  const document: unknown = parsed.toJS();
+  let document: unknown;
+  try {
+    document = readConfigYaml(text, path);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message);
+    throw error;
+  }
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw new CliError(`${path}: the config must be a YAML mapping (backends:, credentials:, ...)`);
   }

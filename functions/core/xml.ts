@@ -46,10 +46,28 @@ export const MAX_XML_BYTES = 2 * 1024 * 1024;
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
+/** XML 1.0's Char production: what a character reference may name (no NUL, no surrogates, nothing past U+10FFFF). */
+function isXmlChar(code: number): boolean {
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
+}
+
+function characterReference(digits: string, radix: number): string {
+  const code = parseInt(digits, radix);
+  if (!isXmlChar(code)) throw errors.malformedXML();
+  return String.fromCodePoint(code);
+}
+
 function decodeEntities(text: string): string {
   return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (_whole, ref: string) => {
-    if (ref.startsWith('#x')) return String.fromCodePoint(parseInt(ref.slice(2), 16));
-    if (ref.startsWith('#')) return String.fromCodePoint(parseInt(ref.slice(1), 10));
+    if (ref.startsWith('#x')) return characterReference(ref.slice(2), 16);
+    if (ref.startsWith('#')) return characterReference(ref.slice(1), 10);
     const named = ENTITIES[ref];
     if (named === undefined) throw errors.malformedXML();
     return named;

@@ -2,11 +2,11 @@
  * What every Lambda function of the stack starts from (the gateway's, the job tasks'), and the container
  * data plane's tasks too: the config store the environment names and the control plane over it.
  */
-import { parse as parseYaml } from 'yaml';
 import { createBackends } from '../adapters/create-backends.js';
 import { createKeyServices } from '../adapters/create-key-services.js';
 import { DynamoConfigStore } from '../adapters/dynamodb-config-store.js';
 import { ConfigError } from '../core/config/config-error.js';
+import { readConfigYaml } from '../core/config/config-text.js';
 import type { ConfigDocument, ConfigStore } from '../core/control/config-store.js';
 import { ControlPlane } from '../core/control/control-plane.js';
 import { MemoryConfigStore } from '../core/control/memory-config-store.js';
@@ -14,12 +14,7 @@ import type { Logger } from '../core/logger.js';
 import { controlAwsFrom, reloadIntervalFrom, secretResolver } from './control-setup.js';
 
 function parseDocument(text: string, source: string): ConfigDocument {
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch (error) {
-    throw new ConfigError(source, error instanceof Error ? error.message : String(error));
-  }
+  const document = readConfigYaml(text, source);
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw new ConfigError(source, 'must be a mapping (the config document)');
   }

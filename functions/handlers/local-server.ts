@@ -2,14 +2,15 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { createBackends } from '../adapters/create-backends.js';
+import type { Backend } from '../core/backend.js';
 import { createKeyServices } from '../adapters/create-key-services.js';
 import { DynamoConfigStore } from '../adapters/dynamodb-config-store.js';
 import { FileConfigStore } from '../adapters/file-config-store.js';
 import { LocalJobRunner, type LocalJobRunnerOptions } from '../adapters/local-job-runner.js';
 import { createNodeServer } from '../adapters/node-http.js';
 import { ConfigError } from '../core/config/config-error.js';
+import { readConfigYaml } from '../core/config/config-text.js';
 import type { GatewayConfig } from '../core/config/schema.js';
 import type { ConfigDocument, ConfigStore } from '../core/control/config-store.js';
 import { ControlPlane } from '../core/control/control-plane.js';
@@ -57,6 +58,8 @@ export interface LocalServerOptions {
   jobRunner?: LocalJobRunnerOptions;
   /** Called at each step of a job page (fault-injection tests crash there). */
   onJobStep?: JobEnvironment['onStep'];
+  /** Wraps each backend as a config generation makes it (fault-injection tests fail or stall its calls). */
+  wrapBackend?: (backend: Backend, name: string) => Backend;
 }
 
 export interface LocalServer {
@@ -78,6 +81,14 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
+function wrapped(
+  backends: Map<string, Backend>,
+  wrap: LocalServerOptions['wrapBackend'],
+): Map<string, Backend> {
+  if (!wrap) return backends;
+  return new Map([...backends].map(([name, backend]) => [name, wrap(backend, name)]));
+}
+
 function readDocument(file: string): ConfigDocument {
   let text: string;
   try {
@@ -85,11 +96,7 @@ function readDocument(file: string): ConfigDocument {
   } catch (error) {
     throw new ConfigError(file, error instanceof Error ? error.message : String(error));
   }
-  try {
-    return (parseYaml(text) ?? {}) as ConfigDocument;
-  } catch (error) {
-    throw new ConfigError(file, error instanceof Error ? error.message : String(error));
-  }
+  return (readConfigYaml(text, file) ?? {}) as ConfigDocument;
 }
 
 function openStore(
@@ -151,7 +158,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     store,
     resolver: secretResolver(options.env, aws),
     backendFactory: (configs) => ({
-      backends: createBackends(configs),
+      backends: wrapped(createBackends(configs), options.wrapBackend),
       keyServices: createKeyServices(configs),
     }),
     logger: options.logger,

@@ -48,4 +48,16 @@ describe('parseXml', () => {
       }),
     );
   });
+
+  it.each(['&#0;', '&#x1;', '&#xD800;', '&#xFFFE;', '&#1114112;', '&#x110000;', '&#99999999999;'])(
+    'refuses the character reference %s, which names no XML character, as MalformedXML',
+    (reference) => {
+      expect(() => parseXml(`<Key>${reference}</Key>`)).toThrow(S3Error);
+      expect(() => parseXml(`<Key>${reference}</Key>`)).toThrow(/not well-formed|malformed/i);
+    },
+  );
+
+  it('decodes character references to the characters XML allows', () => {
+    expect(parseXml('<Key>&#x9;&#65;&#x10FFFF;&#xE000;</Key>').text).toBe('\tA\u{10FFFF}\uE000');
+  });
 });
