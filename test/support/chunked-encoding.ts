@@ -1,7 +1,7 @@
 // Test helpers: an aws-chunked encoder written from AWS's description of the format (independent of the
 // decoder under test), and ways to feed and drain byte streams.
 import { createHash, createHmac } from 'node:crypto';
-import type { ChunkChain } from '../../../functions/core/auth/sigv4.js';
+import type { ChunkChain } from '../../functions/core/auth/sigv4.js';
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 

@@ -12,7 +12,7 @@ import {
   encodeUnsigned,
   split,
   trailerSignature,
-} from './chunked-encoding.js';
+} from '../../support/chunked-encoding.js';
 import { AWS_EXAMPLE_SECRET } from './signing.js';
 
 /** The chain of AWS's chunked-upload examples (sigv4-streaming and sigv4-streaming-trailers). */
