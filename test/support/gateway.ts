@@ -4,7 +4,11 @@ import { Agent as HttpsAgent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLogger } from '../../functions/core/logger.js';
-import { startLocalServer, type LocalServer } from '../../functions/handlers/local-server.js';
+import {
+  startLocalServer,
+  type LocalServer,
+  type LocalServerOptions,
+} from '../../functions/handlers/local-server.js';
 import { createTestCertificate } from './tls.js';
 
 /** The credentials every test gateway is started with. */
@@ -51,6 +55,8 @@ export interface TestGatewayOptions {
    * only). `client()` trusts it; other clients are given `caFile`.
    */
   tls?: boolean;
+  /** Wraps each backend (the `server` target only): fault-injection tests fail or stall its calls. */
+  wrapBackend?: LocalServerOptions['wrapBackend'];
 }
 
 /** The target named by `SEALGATE_TEST_TARGET` (default `server`), so a whole suite can run through either edge. */
@@ -102,6 +108,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     env: { TEST_SECRET: TEST_CREDENTIALS.secretAccessKey },
     logger: jsonLogger(process.env.SEALGATE_TEST_LOG === '1' ? 'info' : 'silent'),
     tls: certificate && { cert: certificate.cert, key: certificate.key },
+    wrapBackend: options.wrapBackend,
   });
   const clients: S3Client[] = [];
   return {
