@@ -29,6 +29,11 @@ export interface GatewayProcessOptions {
   env?: Record<string, string>;
   /** How long the server may take to print its endpoint. */
   startTimeoutMs?: number;
+  /**
+   * Node's arguments before `serve`: the compiled CLI unless given (tests that must run the current
+   * source pass `['--import', 'tsx', 'functions/handlers/cli.ts']`).
+   */
+  entry?: string[];
 }
 
 const READY = /Sealgate is serving S3 on (\S+)/;
@@ -60,7 +65,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
   const profile = process.env.BENCH_CPU_PROF_DIR;
   const args = [
     ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
-    'dist/functions/handlers/cli.js',
+    ...(options.entry ?? ['dist/functions/handlers/cli.js']),
     'serve',
     '--port',
     '0',

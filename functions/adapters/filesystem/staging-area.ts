@@ -3,7 +3,8 @@
  * in place. `tmp/` sits under the root, on the same file system as the buckets, so the rename is atomic: a
  * crash mid-write never leaves a partial object visible, and an object's data and record appear together.
  * Files are fsync'd before the rename; the directory entry itself is not (a power cut right after a write may
- * lose that write, never expose a torn one). Leftovers of a crash are removed once they are a day old. An
+ * lose that write, never expose a torn one). Leftovers of a crash are removed when the next process starts
+ * writing (their builder's PID is gone), or once they are a day old. An
  * object file published over another takes the old file's record override with it (record-overrides.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -20,6 +21,21 @@ const STALE_TMP_MS = 24 * 60 * 60 * 1000;
 /** A delete may prune a parent folder between creating it and the rename; this many tries cover that race. */
 const PUBLISH_ATTEMPTS = 4;
 
+/**
+ * Whether a process with this PID runs on this machine (signal 0 checks without sending anything). A
+ * folder shared between machines or PID namespaces can make a running builder look gone: its write then
+ * fails with an error the client retries, and publishes nothing half-built.
+ */
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return !hasCode(error, 'ESRCH');
+  }
+}
+
 /** Builds object files and folders out of sight and renames each into place whole. */
 export class StagingArea {
   private prepared: Promise<void> | undefined;
@@ -27,15 +43,20 @@ export class StagingArea {
   /** @param dir the `tmp/` folder; created on first use, with its parents. */
   constructor(private readonly dir: string) {}
 
-  /** Creates the folder once, and clears what crashed writes left in it long ago. */
+  /**
+   * Creates the folder once, and clears what crashed writes left in it: whatever a process that is no
+   * longer running was building (each entry's name starts with its builder's PID), and anything a day old.
+   */
   ready(): Promise<void> {
     this.prepared ??= (async () => {
       await mkdir(this.dir, { recursive: true });
       const cutoff = Date.now() - STALE_TMP_MS;
       for (const name of await readdir(this.dir)) {
         const path = join(this.dir, name);
-        const info = await stat(path).catch(() => undefined);
-        if (info && info.mtimeMs < cutoff) {
+        const builder = /^(\d+)\./.exec(name);
+        const orphaned = builder !== null && !isRunning(Number(builder[1]));
+        const info = orphaned ? undefined : await stat(path).catch(() => undefined);
+        if (orphaned || (info && info.mtimeMs < cutoff)) {
           await rm(path, { recursive: true, force: true }).catch(() => undefined);
         }
       }
@@ -184,8 +205,9 @@ export class StagingArea {
     return true;
   }
 
+  /** `<pid>.<random>`: the PID tells a later start whether its builder is still running. */
   private tmpPath(): string {
-    return join(this.dir, randomBytes(12).toString('hex'));
+    return join(this.dir, `${process.pid}.${randomBytes(12).toString('hex')}`);
   }
 
   /** Publishes an object file, then removes the record override of the file it replaced, if any. */
