@@ -118,6 +118,9 @@ interface SignatureClaim {
   query: QueryParam[];
 }
 
+/** What an Authorization header of ours is made of (docs: SigV4 header-based authentication). */
+const AUTHORIZATION_COMPONENTS = ['Credential', 'SignedHeaders', 'Signature'];
+
 function authenticateHeader(
   request: Request,
   ctx: RequestContext,
@@ -130,11 +133,17 @@ function authenticateHeader(
   const malformed = (detail: string): S3Error =>
     errors.authorizationHeaderMalformed(`The authorization header is malformed; ${detail}`);
 
+  // Each of the three components exactly once, and nothing else: two Authorization headers arrive joined
+  // by a comma, and a later component must not stand in for an earlier one.
   const fields = new Map<string, string>();
   for (const part of authorization.slice(ALGORITHM.length + 1).split(',')) {
     const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    const name = eq < 0 ? part.trim() : part.slice(0, eq).trim();
+    if (name === '' && eq < 0) continue;
+    if (!AUTHORIZATION_COMPONENTS.includes(name))
+      throw malformed(`unexpected component "${name.slice(0, 40)}".`);
+    if (fields.has(name)) throw malformed(`the component ${name} is given more than once.`);
+    fields.set(name, part.slice(eq + 1).trim());
   }
   const credential = fields.get('Credential');
   const signedHeaders = fields.get('SignedHeaders');

@@ -461,6 +461,21 @@ describe('rejected requests', () => {
     expect(reject(signed).code).toBe('AuthorizationHeaderMalformed');
   });
 
+  it('rejects two Authorization headers joined by a comma, the valid one second, as malformed', async () => {
+    const signed = await signHeader(get());
+    const valid = signed.headers.authorization;
+    const forged = valid.replace(/Signature=[0-9a-f]+/, `Signature=${'0'.repeat(64)}`);
+    signed.headers.authorization = `${forged}, ${valid}`;
+    const error = reject(signed);
+    expect(error.code).toBe('AuthorizationHeaderMalformed');
+  });
+
+  it('rejects an Authorization header that gives a component twice', async () => {
+    const signed = await signHeader(get());
+    signed.headers.authorization += `, Signature=${'1'.repeat(64)}`;
+    expect(reject(signed).message).toMatch(/Signature is given more than once/);
+  });
+
   it('rejects a presigned URL with a parameter missing', async () => {
     const signed = await presign(unsigned('GET', '/bucket/k'));
     delete signed.query['X-Amz-Date'];
