@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // After every file: nothing the gateway logged or answered holds a secret a test gave it.
+    setupFiles: ['test/support/leak-scan-setup.ts'],
   },
 });

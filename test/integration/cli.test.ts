@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, testConfigYaml, TEST_CREDENTIALS, type TestGateway } from '../support/gateway.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 import { run, type CliRun } from '../unit/cli/run-cli.js';
+import { capture } from '../support/leak-scan.js';
 
 const PROXY_KEY = 'd4'.repeat(32);
 const READER = { accessKeyId: 'SGCLIREADER', secretAccessKey: 'reader-secret-for-cli-0001' };
@@ -61,7 +62,10 @@ function spawnCli(argv: string[], env: Record<string, string>): Promise<CliRun> 
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+    child.on('close', (code) => {
+      capture(`the sealgate command's output (${argv.slice(0, 2).join(' ')})`, stdout + stderr);
+      done({ code: code ?? -1, stdout, stderr });
+    });
   });
 }
 

@@ -3,6 +3,7 @@
  * tests can assert what was answered and logged and scan all of it for secrets.
  */
 import { TEST_CREDENTIALS } from './gateway.js';
+import { capture } from './leak-scan.js';
 import { signedRequest, type Credentials } from './signed-request.js';
 
 export interface AdminAnswer {
@@ -36,6 +37,7 @@ export async function admin(
   );
   const text = response.body.toString('utf8');
   answered.push(text);
+  capture('an admin answer', text);
   return {
     status: response.status,
     json: text === '' ? null : (JSON.parse(text) as Record<string, unknown>),
@@ -49,6 +51,7 @@ export function capturingLogger() {
   const emit = (level: string) => (message: string, fields?: Record<string, unknown>) => {
     const line = JSON.stringify({ level, message, ...fields });
     lines.push(line);
+    capture('a server log', line);
     if (process.env.SEALGATE_TEST_LOG === '1') process.stderr.write(line + '\n');
   };
   return { lines, logger: { info: emit('info'), warn: emit('warn'), error: emit('error') } };

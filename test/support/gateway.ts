@@ -9,6 +9,7 @@ import {
   type LocalServer,
   type LocalServerOptions,
 } from '../../functions/handlers/local-server.js';
+import { capture, headersText, registerConfigSecrets, registerSecret } from './leak-scan.js';
 import { createTestCertificate } from './tls.js';
 
 /** The credentials every test gateway is started with. */
@@ -16,6 +17,37 @@ export const TEST_CREDENTIALS = {
   accessKeyId: 'SGTESTADMIN',
   secretAccessKey: 'test-secret-key-for-sealgate-0001',
 };
+registerSecret('the admin secret key', TEST_CREDENTIALS.secretAccessKey);
+
+/**
+ * Has an SDK client register the SSE-C keys it sends as secrets, and keep every answer's headers and every
+ * error's message for the leak scan (test/support/leak-scan.ts).
+ */
+export function watchForLeaks(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      registerSecret('an SSE-C key', request.headers?.['x-amz-server-side-encryption-customer-key']);
+      registerSecret(
+        'an SSE-C copy-source key',
+        request.headers?.['x-amz-copy-source-server-side-encryption-customer-key'],
+      );
+      try {
+        const out = await next(args);
+        const response = out.response as { headers?: Record<string, string> };
+        if (response.headers) capture("an answer's headers", headersText(response.headers));
+        return out;
+      } catch (error) {
+        const failed = error as { message?: string; $response?: { headers?: Record<string, string> } };
+        capture('an error answer', failed.message);
+        if (failed.$response?.headers)
+          capture("an error answer's headers", headersText(failed.$response.headers));
+        throw error;
+      }
+    },
+    { step: 'finalizeRequest', name: 'sealgateLeakScan', priority: 'low' },
+  );
+}
 
 export type BackendKind = 'filesystem' | 's3';
 
@@ -98,7 +130,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'sealgate-test-'));
   const configFile = join(dataDir, 'sealgate.yaml');
-  writeFileSync(configFile, testConfigYaml(dataDir, options));
+  const configText = testConfigYaml(dataDir, options);
+  writeFileSync(configFile, configText);
+  registerConfigSecrets(configText);
   const certificate = options.tls ? createTestCertificate(join(dataDir, 'tls')) : undefined;
   const server = await startLocalServer({
     host: '127.0.0.1',
@@ -106,7 +140,11 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     dataDir,
     configFile,
     env: { TEST_SECRET: TEST_CREDENTIALS.secretAccessKey },
-    logger: jsonLogger(process.env.SEALGATE_TEST_LOG === '1' ? 'info' : 'silent'),
+    // Every line is kept for the leak scan; SEALGATE_TEST_LOG=1 prints them too.
+    logger: jsonLogger('info', (line) => {
+      capture('the gateway log', line);
+      if (process.env.SEALGATE_TEST_LOG === '1') process.stderr.write(line);
+    }),
     tls: certificate && { cert: certificate.cert, key: certificate.key },
     wrapBackend: options.wrapBackend,
   });
@@ -128,6 +166,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
         ...(certificate && { requestHandler: { httpsAgent: new HttpsAgent({ ca: certificate.cert }) } }),
         ...overrides,
       });
+      watchForLeaks(client);
       clients.push(client);
       return client;
     },

@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 
 import type { Backend } from '../../functions/core/backend.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
@@ -20,6 +21,7 @@ import {
 } from '../../functions/handlers/local-server.js';
 import { isFinished, type JobAnswer } from '../../functions/cli/job-progress.js';
 import { admin, capturingLogger } from './admin.js';
+import { registerConfigSecrets } from './leak-scan.js';
 import { TEST_CREDENTIALS } from './gateway.js';
 
 /** A job as the admin API answers it, with the fields the CLI reads typed and the rest open. */
@@ -171,6 +173,7 @@ export function startJobServer(
   env: Record<string, string>,
   options: Partial<LocalServerOptions> = {},
 ): Promise<LocalServer> {
+  registerConfigSecrets(readFileSync(configFile, 'utf8'));
   return startLocalServer({
     host: '127.0.0.1',
     port: 0,

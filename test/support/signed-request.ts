@@ -9,6 +9,7 @@ import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { TEST_CREDENTIALS } from './gateway.js';
+import { capture, headersText, isGatewayDocument, registerSecret } from './leak-scan.js';
 
 export interface Credentials {
   accessKeyId: string;
@@ -105,6 +106,9 @@ export function rawRequest(endpoint: string, req: RawRequest): Promise<RawRespon
   const query = queryString(req.query);
   const body = req.body === undefined ? undefined : Buffer.from(req.body);
   const headers = { ...req.headers };
+  for (const [name, value] of Object.entries(headers)) {
+    if (/customer-key$/i.test(name)) registerSecret('an SSE-C key', value);
+  }
   if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
     headers['content-length'] = String(body.length);
   }
@@ -117,6 +121,9 @@ export function rawRequest(endpoint: string, req: RawRequest): Promise<RawRespon
         res.on('error', reject);
         res.on('end', () => {
           const buffer = Buffer.concat(chunks);
+          capture("a raw answer's headers", headersText(res.headers));
+          if (isGatewayDocument(res.statusCode ?? 0, res.headers['content-type']))
+            capture('a raw answer', buffer);
           resolve({
             status: res.statusCode ?? 0,
             headers: res.headers,

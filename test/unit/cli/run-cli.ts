@@ -1,6 +1,7 @@
 /** Runs the CLI in-process and keeps what it printed. */
 import { runCli } from '../../../functions/cli/program.js';
 import type { CliIo } from '../../../functions/cli/output.js';
+import { capture } from '../../support/leak-scan.js';
 
 export interface CliRun {
   code: number;
@@ -25,5 +26,6 @@ export async function run(
     env,
     ...more,
   });
+  capture(`the CLI's output (${argv.slice(0, 2).join(' ')})`, stdout + stderr);
   return { code, stdout, stderr };
 }
