@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: false,
+    // After every file: nothing the gateway logged or answered holds a secret a test gave it.
+    setupFiles: ['test/support/leak-scan-setup.ts'],
   },
 });

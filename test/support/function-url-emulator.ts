@@ -39,7 +39,14 @@ import type {
 import type { FunctionUrlEvent } from '../../functions/adapters/function-url.js';
 import { interpolateTree } from '../../functions/core/config/interpolate.js';
 import { parseConfig } from '../../functions/core/config/schema.js';
-import { TEST_CREDENTIALS, testConfigYaml, type TestGateway, type TestGatewayOptions } from './gateway.js';
+import {
+  TEST_CREDENTIALS,
+  testConfigYaml,
+  watchForLeaks,
+  type TestGateway,
+  type TestGatewayOptions,
+} from './gateway.js';
+import { registerConfigSecrets } from './leak-scan.js';
 
 /** The invoke payload cap: the function URL refuses an event of this many bytes (JSON) or more. */
 export const EVENT_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -604,6 +611,7 @@ export async function startFunctionUrlGateway(
 ): Promise<TestGateway & { emulator: FunctionUrlEmulator }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sealgate-test-'));
   const yaml = testConfigYaml(dataDir, options);
+  registerConfigSecrets(yaml);
   const environment = {
     SEALGATE_CONFIG: yaml,
     TEST_SECRET: TEST_CREDENTIALS.secretAccessKey,
@@ -636,6 +644,7 @@ export async function startFunctionUrlGateway(
         maxAttempts: 1,
         ...overrides,
       });
+      watchForLeaks(client);
       clients.push(client);
       return client;
     },
