@@ -7,7 +7,7 @@
  * and the server keeps serving. Run on aes256-gcm-proxy (the encrypting path) and on none.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import {
@@ -23,9 +23,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { parse as parseYaml } from 'yaml';
+
+import { objectPath } from '../../functions/adapters/filesystem/key-paths.js';
 import type { Backend } from '../../functions/core/backend.js';
+import { admin } from '../support/admin.js';
 import { FaultPlan, faultyBackend, type FaultKind } from '../support/faulty-backend.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, testConfigYaml, type TestGateway } from '../support/gateway.js';
+import { startReencrypt, waitForJob } from '../support/jobs.js';
 
 const KINDS: FaultKind[] = ['fail-before', 'fail-after', 'stall'];
 const MIB = 2 ** 20;
@@ -162,6 +167,79 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url').each(MODES)
       const body = randomBytes(1000);
       await s3.send(new PutObjectCommand({ Bucket: 'faults', Key: 'after-all', Body: body }));
       expect((await read('after-all')).equals(body)).toBe(true);
+    });
+  },
+);
+
+describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
+  'a re-encrypt job under backend faults',
+  () => {
+    let gateway: TestGateway;
+    let s3: S3Client;
+    const plan = new FaultPlan();
+    const written = new Map<string, Buffer>();
+    const proxyYaml = `      mode: aes256-gcm-proxy\n      key: "${'6f'.repeat(32)}"\n      key_id: faults-job\n`;
+
+    beforeAll(async () => {
+      gateway = await startTestGateway({
+        target: 'server',
+        encryptionYaml: '      mode: none\n',
+        wrapBackend: (backend: Backend) => faultyBackend(backend, plan),
+        jobRunner: { retryIntervalMs: 20 },
+        // A job waits for writes begun before its gate to end (the write bound, 30 s unless told).
+        serverEnv: { SEALGATE_JOB_WRITE_BOUND_MS: '200' },
+      });
+      s3 = gateway.client();
+      await s3.send(new CreateBucketCommand({ Bucket: 'faults-job' }));
+      for (let i = 0; i < 30; i++) {
+        const body = randomBytes(3000 + i);
+        await s3.send(new PutObjectCommand({ Bucket: 'faults-job', Key: `k${i}`, Body: body }));
+        written.set(`k${i}`, body);
+      }
+    });
+    afterAll(async () => {
+      await gateway?.close();
+    });
+
+    it('retries the pages whose backend calls failed, and ends with every object encrypted and whole', async () => {
+      // The backend goes to aes256-gcm-proxy: every plaintext object is the job's to encrypt.
+      const { json: current } = await admin(gateway.endpoint, 'GET', 'config');
+      const text = testConfigYaml(gateway.dataDir, { encryptionYaml: proxyYaml });
+      const applied = await admin(gateway.endpoint, 'POST', 'config/apply', {
+        config: parseYaml(text) as unknown,
+        base_version: current!.version,
+        text,
+      });
+      expect(applied.status, applied.text).toBe(200);
+
+      for (const fault of [
+        { method: 'getObject', kind: 'fail-before' },
+        { method: 'putObject', kind: 'fail-before' },
+        { method: 'putObject', kind: 'fail-after' },
+        { method: 'listObjects', kind: 'fail-before' },
+        { method: 'putObject', kind: 'stall', ms: 200 },
+      ] as const) {
+        plan.add(fault);
+      }
+      const [job] = await startReencrypt(gateway.endpoint, ['faults-job']);
+      const done = await waitForJob(gateway.endpoint, job.id);
+      expect(done.status, JSON.stringify(done)).toBe('succeeded');
+      // Every fault was met, so the job went through each of them.
+      expect(plan.injected).toEqual(
+        expect.arrayContaining([
+          'getObject:fail-before',
+          'putObject:fail-before',
+          'putObject:fail-after',
+          'listObjects:fail-before',
+          'putObject:stall',
+        ]),
+      );
+      for (const [key, body] of written) {
+        const stored = await readFile(objectPath(join(gateway.dataDir, 'store'), 'faults-job', key));
+        expect(stored.subarray(0, 4).toString('latin1'), `${key} at rest`).toBe('SGE\x01');
+        const out = await s3.send(new GetObjectCommand({ Bucket: 'faults-job', Key: key }));
+        expect(Buffer.from(await out.Body!.transformToByteArray()).equals(body), key).toBe(true);
+      }
     });
   },
 );

@@ -310,8 +310,9 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
         configFile,
         credentials,
         entry: ['--import', 'tsx', 'functions/handlers/cli.ts'],
-        // Small pages: the job has many, and the kill lands between two of them or inside one.
-        env: { SEALGATE_JOB_PAGE_SIZE: '10' },
+        // Small pages: the job has many, and the kill lands between two of them or inside one; a short
+        // write bound, or the job would wait 30 s for writes begun before its gate.
+        env: { SEALGATE_JOB_PAGE_SIZE: '10', SEALGATE_JOB_WRITE_BOUND_MS: '200' },
       });
     }
 

@@ -89,6 +89,12 @@ export interface TestGatewayOptions {
   tls?: boolean;
   /** Wraps each backend (the `server` target only): fault-injection tests fail or stall its calls. */
   wrapBackend?: LocalServerOptions['wrapBackend'];
+  /** How the in-process job runner retries (the `server` target only). */
+  jobRunner?: LocalServerOptions['jobRunner'];
+  /** How often the server checks its config store (the `server` target only; jobs settle over it). */
+  reloadIntervalMs?: number;
+  /** More of the server's environment (the `server` target only), e.g. SEALGATE_JOB_WRITE_BOUND_MS. */
+  serverEnv?: Record<string, string>;
 }
 
 /** The target named by `SEALGATE_TEST_TARGET` (default `server`), so a whole suite can run through either edge. */
@@ -139,7 +145,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     port: 0,
     dataDir,
     configFile,
-    env: { TEST_SECRET: TEST_CREDENTIALS.secretAccessKey },
+    env: { TEST_SECRET: TEST_CREDENTIALS.secretAccessKey, ...options.serverEnv },
     // Every line is kept for the leak scan; SEALGATE_TEST_LOG=1 prints them too.
     logger: jsonLogger('info', (line) => {
       capture('the gateway log', line);
@@ -147,6 +153,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     }),
     tls: certificate && { cert: certificate.cert, key: certificate.key },
     wrapBackend: options.wrapBackend,
+    jobRunner: options.jobRunner,
+    reloadIntervalMs: options.reloadIntervalMs,
   });
   const clients: S3Client[] = [];
   return {

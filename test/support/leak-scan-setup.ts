@@ -18,7 +18,7 @@ for (const [name, stream] of [
       capture(`the process's ${name}`, typeof chunk === 'string' ? chunk : Buffer.from(chunk));
     }
     return write(chunk, ...rest);
-  }) as typeof stream.write;
+  });
 }
 
 afterAll(() => {
