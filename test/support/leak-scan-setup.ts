@@ -13,12 +13,12 @@ for (const [name, stream] of [
   ['stderr', process.stderr],
 ] as const) {
   const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+  stream.write = (chunk: unknown, ...rest: unknown[]) => {
     if (typeof chunk === 'string' || chunk instanceof Uint8Array) {
       capture(`the process's ${name}`, typeof chunk === 'string' ? chunk : Buffer.from(chunk));
     }
     return write(chunk, ...rest);
-  });
+  };
 }
 
 afterAll(() => {
