@@ -1,22 +1,31 @@
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { ConfigError } from './config-error.js';
 import { interpolateTree } from './interpolate.js';
 import { parseConfig, type GatewayConfig } from './schema.js';
 
 /**
  * Config text (YAML, or JSON, which is YAML too) as a tree, or a ConfigError naming `source`: for a syntax
- * error, and for an alias that refers to the node that holds it (`&a [*a]`), which would make the tree
- * endless. Every reader of config text goes through here.
+ * error, a YAML tag (the config defines none), too many aliases, and an alias that refers to the node that
+ * holds it (`&a [*a]`), which would make the tree endless. Every reader of config text goes through here.
  */
 export function readConfigYaml(text: string, source: string): unknown {
+  // The parser's first line says what and where; the source excerpt it adds is left out, since the line
+  // it quotes may hold an inline secret, and errors reach logs.
+  const firstLine = (message: string) => message.split('\n', 1)[0].replace(/:$/, '');
+  const parsed = parseDocument(text);
+  const [error] = parsed.errors;
+  if (error !== undefined) throw new ConfigError(source, firstLine(error.message));
+  // A tag the config does not define (`!secret x`) would be dropped silently, leaving the bare value.
+  const unknownTag = parsed.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
+  if (unknownTag !== undefined) {
+    throw new ConfigError(source, `${firstLine(unknownTag.message)}: the config takes no YAML tags`);
+  }
   let document: unknown;
   try {
-    document = parseYaml(text);
-  } catch (error) {
-    // The parser's first line says what and where; the source excerpt it adds is left out, since the line
-    // it quotes may hold an inline secret, and errors reach logs.
-    const message = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(source, message.split('\n', 1)[0].replace(/:$/, ''));
+    document = parsed.toJS();
+  } catch (failure) {
+    // Too many aliases (an entity-expansion style document), say.
+    throw new ConfigError(source, firstLine(failure instanceof Error ? failure.message : String(failure)));
   }
   const cycle = cyclePath(document, new Set(), '');
   if (cycle !== undefined) {

@@ -15,6 +15,24 @@ describe('readConfigYaml', () => {
     expect(() => readConfigYaml(text, 'sealgate.yaml')).toThrow(message);
   });
 
+  it.each([
+    ['a: !secret value\n', /Unresolved tag: !secret at line 1.*takes no YAML tags/],
+    ['backends:\n  - !custom [1]\n', /Unresolved tag: !custom at line 2/],
+  ])('refuses a YAML tag the config does not define (%j), rather than dropping it', (text, message) => {
+    expect(() => readConfigYaml(text, 'sealgate.yaml')).toThrow(message);
+  });
+
+  it('refuses a document of more aliases than the parser allows (entity expansion)', () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 0; i < 12; i++)
+      lines.push(
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(', ')}]`,
+      );
+    expect(() => readConfigYaml(lines.join('\n'), 'sealgate.yaml')).toThrow(ConfigError);
+  });
+
   it('keeps aliases that only repeat a node elsewhere', () => {
     const tree = readConfigYaml('a: &x { k: 1 }\nb: *x\n', 'sealgate.yaml') as Record<string, unknown>;
     expect(tree.b).toEqual({ k: 1 });
