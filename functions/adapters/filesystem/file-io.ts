@@ -12,10 +12,15 @@ const IO_BUFFER_SIZE = 1024 * 1024;
 
 /**
  * Appends to a file from a starting position, coalescing small chunks into large writes (bodies often arrive
- * in 16-64 KiB pieces) while holding at most one buffer.
+ * in 16-64 KiB pieces). Two buffers take turns: one fills while the other is written, so the producer's work
+ * (reading the socket, hashing, encrypting) overlaps the file system's instead of waiting on each write. At
+ * most one write is in flight; a failed write surfaces at the next {@link write} or {@link flush}.
  */
 export class BufferedWriter {
-  private readonly buffer = Buffer.allocUnsafe(IO_BUFFER_SIZE);
+  private filling: Buffer = Buffer.allocUnsafe(IO_BUFFER_SIZE);
+  /** The other buffer, allocated at the first write-out (most objects fit one), free once `inFlight` settles. */
+  private spare: Buffer | undefined;
+  private inFlight: Promise<void> | undefined;
   private used = 0;
   private total = 0;
 
@@ -33,19 +38,43 @@ export class BufferedWriter {
     this.total += chunk.byteLength;
     let offset = 0;
     while (offset < chunk.byteLength) {
-      const n = Math.min(chunk.byteLength - offset, this.buffer.length - this.used);
-      this.buffer.set(chunk.subarray(offset, offset + n), this.used);
+      const n = Math.min(chunk.byteLength - offset, this.filling.length - this.used);
+      this.filling.set(chunk.subarray(offset, offset + n), this.used);
       this.used += n;
       offset += n;
-      if (this.used === this.buffer.length) await this.flush();
+      if (this.used === this.filling.length) await this.writeOut();
     }
   }
 
+  /** Writes everything accepted so far and waits until it is written. */
   async flush(): Promise<void> {
+    await this.writeOut();
+    await this.settle();
+  }
+
+  /**
+   * Waits for the write in flight, if any, and throws its error. The handle must not be closed while one
+   * is in flight: a write to a closed descriptor could land in whatever file reuses the number.
+   */
+  async settle(): Promise<void> {
+    const inFlight = this.inFlight;
+    this.inFlight = undefined;
+    await inFlight;
+  }
+
+  /** Starts writing the filled buffer, once the previous write is done, and turns to the other buffer. */
+  private async writeOut(): Promise<void> {
+    await this.settle();
     if (this.used === 0) return;
-    await writeFully(this.handle, this.buffer.subarray(0, this.used), this.position);
+    const full = this.filling;
+    const write = writeFully(this.handle, full.subarray(0, this.used), this.position);
+    // Awaited by the next writeOut or settle; until then a failure must not count as unhandled.
+    write.catch(() => undefined);
+    this.inFlight = write;
     this.position += this.used;
     this.used = 0;
+    this.filling = this.spare ?? Buffer.allocUnsafe(IO_BUFFER_SIZE);
+    this.spare = full;
   }
 }
 

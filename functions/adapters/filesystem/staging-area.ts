@@ -84,9 +84,9 @@ export class StagingArea {
     await this.ready();
     const tmp = this.tmpPath();
     const handle = await open(tmp, 'wx');
+    const out = new BufferedWriter(handle, 0);
     let closed = false;
     try {
-      const out = new BufferedWriter(handle, 0);
       const draft = await fill(out);
       if (out.written !== draft.size) {
         throw new Error(`wrote ${out.written} bytes of data for a record of ${draft.size}`);
@@ -100,7 +100,10 @@ export class StagingArea {
       await this.publishObject(tmp, path, base);
       return record;
     } catch (error) {
-      if (!closed) await handle.close().catch(() => undefined);
+      if (!closed) {
+        await out.settle().catch(() => undefined);
+        await handle.close().catch(() => undefined);
+      }
       await rm(tmp, { force: true }).catch(() => undefined);
       throw error;
     }
