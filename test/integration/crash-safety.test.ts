@@ -23,41 +23,66 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MIB = 2 ** 20;
 const BUCKET = 'crash';
 
-// A process-level test: the function URL run (SEALGATE_TEST_TARGET=function-url) would only repeat it.
-describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
-  'kill -9 of the server during writes',
-  () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sealgate-crash-'));
-    const dataDir = join(dir, 'data');
-    const store = join(dir, 'store');
-    const configFile = join(dir, 'sealgate.yaml');
-    const credentials: Credentials = {
-      accessKeyId: 'SGCRASHTEST',
-      secretAccessKey: randomBytes(24).toString('hex'),
-    };
-    let gateway: GatewayProcess | undefined;
-
-    async function start(): Promise<GatewayProcess> {
+/**
+ * A `sealgate serve` child on a folder of its own (its config file, data and store), which a test can
+ * start, kill -9 and start again on the same folder. `close` stops it and removes the folder.
+ */
+function serverOnFolder(name: string, env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `sealgate-${name}-`));
+  const dataDir = join(dir, 'data');
+  const configFile = join(dir, 'sealgate.yaml');
+  const credentials: Credentials = {
+    accessKeyId: `SG${name.toUpperCase().replace(/[^A-Z]/g, '')}`,
+    secretAccessKey: randomBytes(24).toString('hex'),
+  };
+  let gateway: GatewayProcess | undefined;
+  const running = () => {
+    if (gateway === undefined) throw new Error('the server is not running');
+    return gateway;
+  };
+  return {
+    store: join(dir, 'store'),
+    configFile,
+    credentials,
+    running,
+    start: async (): Promise<GatewayProcess> => {
       gateway = await startGatewayProcess({
         repoRoot: REPO_ROOT,
         dataDir,
         configFile,
         credentials,
         entry: ['--import', 'tsx', 'functions/handlers/cli.ts'],
+        env,
       });
       return gateway;
-    }
-
+    },
     /** SIGKILL: no handler runs, nothing is flushed or cleaned. */
-    async function kill(): Promise<void> {
-      const running = gateway!;
+    kill: async (): Promise<void> => {
+      const killed = running();
       gateway = undefined;
-      process.kill(running.pid, 'SIGKILL');
-      await running.stop(); // waits for the exit
-    }
+      process.kill(killed.pid, 'SIGKILL');
+      await killed.stop(); // waits for the exit
+    },
+    /** A graceful stop, e.g. to start again with a new config file. */
+    stop: async (): Promise<void> => {
+      await running().stop();
+      gateway = undefined;
+    },
+    send: (req: Parameters<typeof signedRequest>[1]) =>
+      signedRequest(running().endpoint, req, { credentials }),
+    close: async (): Promise<void> => {
+      await gateway?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
-    const send = (req: Parameters<typeof signedRequest>[1]) =>
-      signedRequest(gateway!.endpoint, req, { credentials });
+// A process-level test: the function URL run (SEALGATE_TEST_TARGET=function-url) would only repeat it.
+describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
+  'kill -9 of the server during writes',
+  () => {
+    const server = serverOnFolder('crash');
+    const { store, configFile, credentials, start, kill, send } = server;
 
     async function read(key: string): Promise<Buffer | undefined> {
       const out = await send({ method: 'GET', path: `/${BUCKET}/${key}` });
@@ -79,9 +104,10 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
      * `killAfter` bytes of it are written: resolves when the connection has broken.
      */
     async function putAndKill(path: string, query: Record<string, string>, body: Buffer, killAfter: number) {
-      const url = new URL(gateway!.endpoint);
+      const { endpoint } = server.running();
+      const url = new URL(endpoint);
       const headers = await signHeaders(
-        gateway!.endpoint,
+        endpoint,
         { method: 'PUT', path, query, headers: { 'content-length': String(body.length) } },
         { credentials, payloadHash: 'UNSIGNED-PAYLOAD' },
       );
@@ -132,10 +158,7 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
       await start();
       expect((await send({ method: 'PUT', path: `/${BUCKET}` })).status).toBe(200);
     });
-    afterAll(async () => {
-      await gateway?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => server.close());
 
     it('keeps the old object whole when killed during a PUT body over it', async () => {
       const old = randomBytes(3 * MIB);
@@ -274,18 +297,16 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
 describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
   'kill -9 of the server during a re-encrypt job',
   () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sealgate-crash-job-'));
-    const dataDir = join(dir, 'data');
-    const store = join(dir, 'store');
-    const configFile = join(dir, 'sealgate.yaml');
-    const credentials: Credentials = {
-      accessKeyId: 'SGCRASHJOBS',
-      secretAccessKey: randomBytes(24).toString('hex'),
-    };
+    // Small pages: the job has many, and the kill lands between two of them or inside one; a short write
+    // bound, or the job would wait 30 s for writes begun before its gate.
+    const server = serverOnFolder('crash-jobs', {
+      SEALGATE_JOB_PAGE_SIZE: '10',
+      SEALGATE_JOB_WRITE_BOUND_MS: '200',
+    });
+    const { store, configFile, start, kill, stop, send } = server;
     const KEY_A = { key: '1a'.repeat(32), key_id: 'jobs-a' };
     const KEY_B = { key: '2b'.repeat(32), key_id: 'jobs-b' };
     const written = new Map<string, Buffer>();
-    let gateway: GatewayProcess | undefined;
 
     function configure(encryption: Record<string, string>): void {
       writeFileSync(
@@ -302,22 +323,6 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
         }),
       );
     }
-
-    async function start(): Promise<void> {
-      gateway = await startGatewayProcess({
-        repoRoot: REPO_ROOT,
-        dataDir,
-        configFile,
-        credentials,
-        entry: ['--import', 'tsx', 'functions/handlers/cli.ts'],
-        // Small pages: the job has many, and the kill lands between two of them or inside one; a short
-        // write bound, or the job would wait 30 s for writes begun before its gate.
-        env: { SEALGATE_JOB_PAGE_SIZE: '10', SEALGATE_JOB_WRITE_BOUND_MS: '200' },
-      });
-    }
-
-    const send = (req: Parameters<typeof signedRequest>[1]) =>
-      signedRequest(gateway!.endpoint, req, { credentials });
 
     async function job(id: string): Promise<{ status: string; pages?: number; [field: string]: unknown }> {
       const answer = await send({ method: 'GET', path: `/_sealgate/admin/jobs/${id}` });
@@ -336,15 +341,12 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
         written.set(key, body);
       }
     });
-    afterAll(async () => {
-      await gateway?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => server.close());
 
     it('resumes the job after a restart and rewrites every object, which then reads under the new key alone', async () => {
       // Key B current, A kept to read what is not rewritten yet; a restart reads the new file.
       configure({ ...KEY_B, legacy_key: KEY_A.key, legacy_key_id: KEY_A.key_id });
-      await gateway!.stop();
+      await stop();
       await start();
       const started = await send({
         method: 'POST',
@@ -359,9 +361,7 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
       const unfinished = (status: string) => status === 'queued' || status === 'running';
       while (unfinished(seen.status) && (seen.pages ?? 0) < 3) seen = await job(id);
       expect(seen.status, JSON.stringify(seen)).toBe('running');
-      process.kill(gateway!.pid, 'SIGKILL');
-      await gateway!.stop();
-      gateway = undefined;
+      await kill();
 
       await start();
       const deadline = Date.now() + 60_000;
@@ -374,7 +374,7 @@ describe.skipIf(process.env.SEALGATE_TEST_TARGET === 'function-url')(
 
       // Without key A, every object still reads: the job rewrote all of them under B.
       configure(KEY_B);
-      await gateway!.stop();
+      await stop();
       await start();
       for (const [key, body] of written) {
         const out = await send({ method: 'GET', path: `/jobs/${key}` });
