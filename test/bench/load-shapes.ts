@@ -15,7 +15,7 @@ import type { countingProxy } from '../support/counting-proxy.js';
 import type { BenchMode } from './encryption-modes.js';
 import { BASELINE_MODE } from './encryption-modes.js';
 import type { BenchSource } from './mode-bench.js';
-import { startModeServer, type ModeServerOptions } from './mode-server.js';
+import { withModeServer, type ModeServerOptions } from './mode-server.js';
 import { readMemoryStatus } from './proc-stats.js';
 import type { StageResult } from './report.js';
 import { createBucket, getObjectHashed, putObjectBody, putObjectFromFile } from './s3-client.js';
@@ -89,9 +89,7 @@ export async function runConcurrencyBench(
     options.progress(
       `[${labelOf(mode)}] ${CONCURRENT_REQUESTS} PUTs, then GETs, of ${source.size / MIB} MiB at once`,
     );
-    const server = await startModeServer(mode, { ...options, sockets: CONCURRENT_REQUESTS });
-    const { gateway, target } = server;
-    try {
+    return withModeServer(mode, { ...options, sockets: CONCURRENT_REQUESTS }, async ({ gateway, target }) => {
       const rssAfterStartBytes = readMemoryStatus(gateway.pid).rssBytes;
       await createBucket(target, BUCKET);
       const put = await measure(async () => {
@@ -113,13 +111,7 @@ export async function runConcurrencyBench(
         return { bytes: source.size * keys.length, seconds: (performance.now() - started) / 1000 };
       }, gateway.pid);
       return { mode, put, get, rssAfterStartBytes, peakRssBytes: readMemoryStatus(gateway.pid).peakRssBytes };
-    } catch (error) {
-      const log = gateway.logTail();
-      if (log) options.progress(`[${labelOf(mode)}] server log (last lines):\n${log}`);
-      throw error;
-    } finally {
-      await server.close();
-    }
+    });
   });
   return [...rounds.values()].map((results) => ({
     mode: results[0].mode,
@@ -156,10 +148,8 @@ export async function runSmallObjectsBench(
     options.progress(
       `[${labelOf(mode)}] ${SMALL_OBJECTS} PUTs, then GETs, of ${SMALL_OBJECT_BYTES / 1024} KiB, ${SMALL_IN_FLIGHT} at once`,
     );
-    const server = await startModeServer(mode, { ...options, sockets: SMALL_IN_FLIGHT });
-    const { gateway, target } = server;
     const path = (i: number) => `/${BUCKET}/small-${i}`;
-    try {
+    return withModeServer(mode, { ...options, sockets: SMALL_IN_FLIGHT }, async ({ gateway, target }) => {
       await createBucket(target, BUCKET);
       const beforePut = proxy?.seen.length ?? 0;
       const put = await measure(async () => {
@@ -186,13 +176,7 @@ export async function runSmallObjectsBench(
             }
           : undefined;
       return { mode, put, get, kms };
-    } catch (error) {
-      const log = gateway.logTail();
-      if (log) options.progress(`[${labelOf(mode)}] server log (last lines):\n${log}`);
-      throw error;
-    } finally {
-      await server.close();
-    }
+    });
   });
   return [...rounds.values()].map((results) => ({
     mode: results[0].mode,

@@ -8,7 +8,7 @@ import { open, stat } from 'node:fs/promises';
 import { objectPath } from '../../functions/adapters/filesystem/key-paths.js';
 import type { BenchMode } from './encryption-modes.js';
 import type { GatewayProcess } from './gateway-process.js';
-import { startModeServer } from './mode-server.js';
+import { withModeServer } from './mode-server.js';
 import { readMemoryStatus } from './proc-stats.js';
 import type { StageResult } from './report.js';
 import { createBucket, getByte, getObjectHashed, putObjectFromFile } from './s3-client.js';
@@ -80,9 +80,7 @@ async function head(path: string, length: number): Promise<Buffer> {
 export async function runModeBench(mode: BenchMode, options: ModeBenchOptions): Promise<ModeResult> {
   const { source, progress } = options;
   progress(`[${mode.name}] starting sealgate serve`);
-  const server = await startModeServer(mode, options);
-  const { gateway, dataDir, target } = server;
-  try {
+  return withModeServer(mode, options, async ({ gateway, dataDir, target }) => {
     const rssAfterStartBytes = readMemoryStatus(gateway.pid).rssBytes;
     await createBucket(target, BUCKET);
 
@@ -136,11 +134,5 @@ export async function runModeBench(mode: BenchMode, options: ModeBenchOptions): 
       ranges,
       stored,
     };
-  } catch (error) {
-    const log = gateway.logTail();
-    if (log) progress(`[${mode.name}] server log (last lines):\n${log}`);
-    throw error;
-  } finally {
-    await server.close();
-  }
+  });
 }

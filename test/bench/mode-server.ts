@@ -72,3 +72,24 @@ export async function startModeServer(mode: BenchMode, options: ModeServerOption
     },
   };
 }
+
+/**
+ * Runs `run` on a fresh server for `mode`: if it fails, the server's last log lines go to `progress`
+ * before the error does; whatever happens, the server is stopped and its folder removed.
+ */
+export async function withModeServer<T>(
+  mode: BenchMode,
+  options: ModeServerOptions & { progress: (message: string) => void },
+  run: (server: ModeServer) => Promise<T>,
+): Promise<T> {
+  const server = await startModeServer(mode, options);
+  try {
+    return await run(server);
+  } catch (error) {
+    const log = server.gateway.logTail();
+    if (log) options.progress(`[${mode.label ?? mode.name}] server log (last lines):\n${log}`);
+    throw error;
+  } finally {
+    await server.close();
+  }
+}

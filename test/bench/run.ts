@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countingProxy } from '../support/counting-proxy.js';
+import { positiveFromEnv } from '../support/env-number.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 import { runFormatBench } from './crypto-format.js';
 import { benchMode, selectedModes, type KmsSetup, type ModeName } from './encryption-modes.js';
@@ -51,15 +52,6 @@ const RANGE_REQUESTS = 20;
  */
 const DEFAULT_ROUNDS = 3;
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function positiveInteger(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) {
-    throw new Error(`${name} must be a positive whole number, got "${value}"`);
-  }
-  return number;
-}
 
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
@@ -109,7 +101,7 @@ interface Running {
 
 async function bench(root: string, size: number, running: Running): Promise<{ results: ModeResult[] }> {
   const modes = selectedModes(process.env.BENCH_MODES);
-  const rounds = positiveInteger('BENCH_ROUNDS', process.env.BENCH_ROUNDS, DEFAULT_ROUNDS);
+  const rounds = positiveFromEnv('BENCH_ROUNDS', DEFAULT_ROUNDS);
   const facts = machineFacts(root);
   const sourcePath = join(root, 'source.bin');
   const copy = join(root, 'copy.bin');
@@ -240,7 +232,7 @@ async function bench(root: string, size: number, running: Running): Promise<{ re
 }
 
 async function main(): Promise<number> {
-  const size = positiveInteger('BENCH_SIZE_MIB', process.env.BENCH_SIZE_MIB, 1024) * MIB;
+  const size = positiveFromEnv('BENCH_SIZE_MIB', 1024) * MIB;
   const root = mkdtempSync(join(tmpdir(), 'sealgate-bench-'));
   const running: Running = {};
   const cleanup = async () => {

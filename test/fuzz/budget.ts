@@ -4,18 +4,9 @@
  * fast-check reported (it prints the seed and the path of every failure).
  */
 import type { Parameters } from 'fast-check';
+import { positiveFromEnv } from '../support/env-number.js';
 
-function positive(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) {
-    throw new Error(`${name} must be a positive whole number, got "${value}"`);
-  }
-  return number;
-}
-
-export const FUZZ_RUNS = positive('FUZZ_RUNS', 300);
+export const FUZZ_RUNS = positiveFromEnv('FUZZ_RUNS', 300);
 
 /** fast-check's parameters for one property: `share` of the budget (for costly cases, below 1). */
 export function budget<T>(share = 1): Parameters<T> {

@@ -21,6 +21,7 @@ import { startGatewayProcess, type GatewayProcess } from '../bench/gateway-proce
 import { createKmsKey } from '../bench/kms-key.js';
 import { readMemoryStatus } from '../bench/proc-stats.js';
 import { formatTable } from '../bench/text-table.js';
+import { positiveFromEnv } from '../support/env-number.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 import {
   OPERATIONS,
@@ -34,19 +35,10 @@ import {
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MIB = 2 ** 20;
 
-function positive(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0)
-    throw new Error(`${name} must be a positive whole number, got "${value}"`);
-  return number;
-}
-
-const CLIENTS = positive('LOAD_CLIENTS', 32);
-const SECONDS = process.env.LOAD_SOAK === '1' ? 600 : positive('LOAD_SECONDS', 20);
-const RSS_LIMIT_BYTES = positive('LOAD_RSS_LIMIT_MIB', 768) * MIB;
-const SEED = positive('LOAD_SEED', Math.floor(Math.random() * 2 ** 31) + 1);
+const CLIENTS = positiveFromEnv('LOAD_CLIENTS', 32);
+const SECONDS = process.env.LOAD_SOAK === '1' ? 600 : positiveFromEnv('LOAD_SECONDS', 20);
+const RSS_LIMIT_BYTES = positiveFromEnv('LOAD_RSS_LIMIT_MIB', 768) * MIB;
+const SEED = positiveFromEnv('LOAD_SEED', Math.floor(Math.random() * 2 ** 31) + 1);
 
 const progress = (message: string) => process.stderr.write(`load: ${message}\n`);
 
