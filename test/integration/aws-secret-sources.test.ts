@@ -21,6 +21,7 @@ import {
 import { findReferences, type SecretReference } from '../../functions/core/config/references.js';
 import { SecretResolver, SecretSourceError } from '../../functions/core/config/secret-resolver.js';
 import { useMoto } from '../support/moto.js';
+import { rejected } from '../support/thrown.js';
 
 const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
@@ -79,17 +80,6 @@ function countingClient(): { client: SecretsManagerClient; requests: () => numbe
 function clock(): { now: () => number; advance(ms: number): void } {
   let at = 1_000_000;
   return { now: () => at, advance: (ms) => void (at += ms) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SecretSourceError> {
-  const reason = await promise.then(
-    () => {
-      throw new Error('expected the call to fail, but it succeeded');
-    },
-    (error: unknown) => error,
-  );
-  expect(reason).toBeInstanceOf(SecretSourceError);
-  return reason as SecretSourceError;
 }
 
 // Sets secrets up as an operator would, with the SDK clients, outside the sources under test.
@@ -235,7 +225,7 @@ describe('awsSecretSources against moto', () => {
 
   it('refuses a binary secret, which has no one text form', async () => {
     const { secretsmanager } = awsSecretSources(sourcesOptions());
-    const error = await rejection(secretsmanager.get('sealgate/binary'));
+    const error = await rejected(secretsmanager.get('sealgate/binary'), SecretSourceError);
     expect(error.message).toBe(
       'secret sealgate/binary holds a binary value (SecretBinary): store it as SecretString',
     );
@@ -259,7 +249,7 @@ describe('awsSecretSources against moto', () => {
       },
       { step: 'finalizeRequest' },
     );
-    const error = await rejection(secretsManagerSource(client).get('sealgate/admin'));
+    const error = await rejected(secretsManagerSource(client).get('sealgate/admin'), SecretSourceError);
     expect(error.message).toBe(
       'access to secret sealgate/admin in Secrets Manager was denied: the role needs secretsmanager:GetSecretValue, and kms:Decrypt on its key',
     );

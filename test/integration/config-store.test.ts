@@ -28,6 +28,7 @@ import {
 import { MemoryConfigStore } from '../../functions/core/control/memory-config-store.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
+import { rejected } from '../support/thrown.js';
 
 type Store = ConfigStore & JobStore;
 
@@ -41,19 +42,6 @@ interface Subject {
   /** An empty store of its own. */
   fresh(): Promise<StorePair>;
   close(): Promise<void>;
-}
-
-/** The error `promise` rejects with, checked to be an instance of `type`. */
-async function rejection<E extends Error>(
-  promise: Promise<unknown>,
-  type: new (...args: never[]) => E,
-): Promise<E> {
-  const reason = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(reason).toBeInstanceOf(type);
-  return reason as E;
 }
 
 function documentNumber(n: number): ConfigDocument {
@@ -169,14 +157,14 @@ function configStoreContract(
         const { store, reopen } = await subject.fresh();
         const other = reopen();
         await store.apply(documentNumber(1), { baseVersion: 0, appliedBy: 'alice' });
-        const seeded = await rejection(
+        const seeded = await rejected(
           other.apply(documentNumber(99), { baseVersion: 0, appliedBy: 'bob' }),
           ConfigConflictError,
         );
         expect(seeded).toMatchObject({ baseVersion: 0, currentVersion: 1 });
 
         await store.apply(documentNumber(2), { baseVersion: 1, appliedBy: 'alice' });
-        const conflict = await rejection(
+        const conflict = await rejected(
           other.apply(documentNumber(98), { baseVersion: 1, appliedBy: 'bob' }),
           ConfigConflictError,
         );
@@ -190,7 +178,7 @@ function configStoreContract(
       it('refuses an apply based on a version ahead of the current one', async () => {
         const { store } = await subject.fresh();
         await store.apply(documentNumber(1), { baseVersion: 0, appliedBy: 'admin' });
-        const conflict = await rejection(
+        const conflict = await rejected(
           store.apply(documentNumber(6), { baseVersion: 5, appliedBy: 'admin' }),
           ConfigConflictError,
         );
@@ -278,17 +266,17 @@ function configStoreContract(
         await store.putBucketSettings('photos', { route }, 0, 'alice');
         await store.putBucketSettings('photos', { route }, 1, 'alice');
         const other = reopen();
-        const stale = await rejection(
+        const stale = await rejected(
           other.putBucketSettings('photos', {}, 1, 'bob'),
           BucketSettingsConflictError,
         );
         expect(stale).toMatchObject({ bucket: 'photos', expectedRevision: 1, currentRevision: 2 });
-        const asNew = await rejection(
+        const asNew = await rejected(
           other.putBucketSettings('photos', {}, 0, 'bob'),
           BucketSettingsConflictError,
         );
         expect(asNew).toMatchObject({ expectedRevision: 0, currentRevision: 2 });
-        const missing = await rejection(
+        const missing = await rejected(
           other.putBucketSettings('videos', {}, 3, 'bob'),
           BucketSettingsConflictError,
         );
@@ -307,7 +295,7 @@ function configStoreContract(
         const { store } = await subject.fresh();
         await store.putBucketSettings('photos', { route }, 0, 'admin');
         await store.putBucketSettings('videos', { route }, 0, 'admin');
-        const stale = await rejection(store.deleteBucketSettings('photos', 2), BucketSettingsConflictError);
+        const stale = await rejected(store.deleteBucketSettings('photos', 2), BucketSettingsConflictError);
         expect(stale).toMatchObject({ bucket: 'photos', expectedRevision: 2, currentRevision: 1 });
         expect((await store.stamp()).settingsRevision).toBe(2);
 
@@ -363,7 +351,7 @@ function configStoreContract(
         const { store } = await subject.fresh();
         const first = newJob('photos');
         await store.createJob(first);
-        const busy = await rejection(store.createJob(newJob('photos')), BucketBusyError);
+        const busy = await rejected(store.createJob(newJob('photos')), BucketBusyError);
         expect(busy.jobId).toBe(first.id);
         await store.createJob(newJob('videos'));
         expect((await store.listJobs()).map((j) => j.bucket).sort()).toEqual(['photos', 'videos']);
@@ -383,7 +371,7 @@ function configStoreContract(
         const job = await store.createJob(newJob('photos'));
         const next = { ...job, revision: 2, cursor: 'k-0999', pages: 1, status: 'running' as const };
         await store.commitJob(next, 1);
-        const conflict = await rejection(
+        const conflict = await rejected(
           reopen().commitJob({ ...job, revision: 2, cursor: 'other' }, 1),
           JobConflictError,
         );

@@ -13,6 +13,7 @@ import { FileConfigStore } from '../../functions/adapters/file-config-store.js';
 import { ConfigError } from '../../functions/core/config/config-error.js';
 import { ConfigConflictError } from '../../functions/core/control/config-store.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
+import { rejected } from '../support/thrown.js';
 
 let tmp: TempDir;
 let file: string;
@@ -34,18 +35,6 @@ const historyDir = () => join(stateDir, 'config-history');
 /** The record files in the history folder, by name. */
 async function recordNames(): Promise<string[]> {
   return (await readdir(historyDir())).sort();
-}
-
-async function rejection<E extends Error>(
-  promise: Promise<unknown>,
-  type: new (...args: never[]) => E,
-): Promise<E> {
-  const reason = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(reason).toBeInstanceOf(type);
-  return reason as E;
 }
 
 /** Moves the file's mtime, as an editor saving the same bytes again would. */
@@ -88,7 +77,7 @@ describe('the file config store', () => {
   it('refuses an apply based on the version before a hand edit, naming the edit', async () => {
     await store.apply({ backends: [] }, { baseVersion: 0, appliedBy: 'AKIAADMIN' });
     await writeFile(file, operatorText);
-    const conflict = await rejection(
+    const conflict = await rejected(
       store.apply({ backends: [{ name: 'x' }] }, { baseVersion: 1, appliedBy: 'AKIAADMIN' }),
       ConfigConflictError,
     );
@@ -162,12 +151,12 @@ describe('the file config store', () => {
     await writeFile(file, operatorText);
     await store.stamp();
     await writeFile(file, 'backends:\n  - name: local\n   type: [unclosed\n');
-    const error = await rejection(store.current(), ConfigError);
+    const error = await rejected(store.current(), ConfigError);
     expect(error.path).toBe(file);
     expect(error.message).toContain(file);
     // The broken text is no version: the stamp stays, and an apply is refused until the file is fixed.
     expect((await store.stamp()).configVersion).toBe(1);
-    await rejection(store.apply({ backends: [] }, { baseVersion: 1, appliedBy: 'AKIAADMIN' }), ConfigError);
+    await rejected(store.apply({ backends: [] }, { baseVersion: 1, appliedBy: 'AKIAADMIN' }), ConfigError);
     expect(await recordNames()).toEqual(['0000000001.json']);
 
     await writeFile(file, operatorText.replace('root: ./data', 'root: ./fixed'));
@@ -177,7 +166,7 @@ describe('the file config store', () => {
 
   it('throws a ConfigError for a file that is not a mapping', async () => {
     await writeFile(file, '- just\n- a list\n');
-    const error = await rejection(store.current(), ConfigError);
+    const error = await rejected(store.current(), ConfigError);
     expect(error.path).toBe(file);
     expect(error.problem).toMatch(/mapping/);
   });

@@ -14,7 +14,6 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  S3ServiceException,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +22,7 @@ import { countingProxy } from '../support/counting-proxy.js';
 import { createMotoKmsKey } from '../support/encryption-gateway.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startMoto, type MotoServer } from '../support/moto.js';
+import { rejectionOf } from '../support/s3-expect.js';
 
 type KmsState = 'up' | 'denying' | 'down';
 
@@ -32,17 +32,6 @@ async function filesUnder(folder: string): Promise<string[]> {
     if (entry.isFile()) found.push(join(entry.parentPath, entry.name));
   }
   return found;
-}
-
-async function failure(promise: Promise<unknown>): Promise<S3ServiceException> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected the request to fail');
-    },
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(S3ServiceException);
-  return error as S3ServiceException;
 }
 
 describe('aws-kms-envelope when KMS denies or is unreachable', () => {
@@ -92,7 +81,7 @@ describe('aws-kms-envelope when KMS denies or is unreachable', () => {
     try {
       const body = randomBytes(50_000);
       sent.push(body);
-      const error = await failure(
+      const error = await rejectionOf(
         s3.send(new PutObjectCommand({ Bucket: 'sealed', Key: `new-${kms}`, Body: body })),
       );
       if (kms === 'denying') {
@@ -106,14 +95,16 @@ describe('aws-kms-envelope when KMS denies or is unreachable', () => {
     } finally {
       state = 'up';
     }
-    const missing = await failure(s3.send(new HeadObjectCommand({ Bucket: 'sealed', Key: `new-${kms}` })));
+    const missing = await rejectionOf(
+      s3.send(new HeadObjectCommand({ Bucket: 'sealed', Key: `new-${kms}` })),
+    );
     expect(missing.$metadata.httpStatusCode).toBe(404);
   });
 
   it.each(['denying', 'down'] as const)('refuses a read while KMS is %s, serving no byte', async (kms) => {
     state = kms;
     try {
-      const error = await failure(
+      const error = await rejectionOf(
         s3.send(new GetObjectCommand({ Bucket: 'sealed', Key: 'stored' })).then(async (out) => {
           // A success would have to carry the plaintext; anything else it carried is a failure of the test.
           const bytes = Buffer.from(await out.Body!.transformToByteArray());

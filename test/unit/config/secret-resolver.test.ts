@@ -8,6 +8,7 @@ import {
   SecretSourceError,
   type SecretSource,
 } from '../../../functions/core/config/secret-resolver.js';
+import { rejected } from '../../support/thrown.js';
 
 const TTL_MS = 60_000;
 
@@ -57,17 +58,6 @@ function referencesOf(document: unknown): SecretReference[] {
 function referenceTo(text: string): SecretReference {
   const [reference] = referencesOf({ value: text });
   return reference;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SecretSourceError> {
-  const reason = await promise.then(
-    () => {
-      throw new Error('expected the call to fail, but it succeeded');
-    },
-    (error: unknown) => error,
-  );
-  expect(reason).toBeInstanceOf(SecretSourceError);
-  return reason as SecretSourceError;
 }
 
 describe('SecretResolver cache', () => {
@@ -351,8 +341,12 @@ describe('envSecretSource', () => {
 
   it('says an unset or empty variable without a default is not set', async () => {
     const source = envSecretSource({ EMPTY: '' });
-    expect((await rejection(source.get('NOPE'))).message).toBe('environment variable NOPE is not set');
-    expect((await rejection(source.get('EMPTY'))).message).toBe('environment variable EMPTY is not set');
+    expect((await rejected(source.get('NOPE'), SecretSourceError)).message).toBe(
+      'environment variable NOPE is not set',
+    );
+    expect((await rejected(source.get('EMPTY'), SecretSourceError)).message).toBe(
+      'environment variable EMPTY is not set',
+    );
     const resolver = new SecretResolver({ sources: { env: source }, ttlMs: TTL_MS });
     const { problems } = await resolver.resolveAll(referencesOf({ key: '${env:NOPE}' }));
     expect(problems).toEqual([
